@@ -1,0 +1,1 @@
+"""Reading, validating, transforming and generating time-series data."""

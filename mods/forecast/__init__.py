@@ -1,0 +1,1 @@
+"""Forecasting: hyper-parameters, the model registry, training and bundles."""
