@@ -1,0 +1,418 @@
+"""Thresholds on step scores: calibration, levels and calibrated ``[0, 1]`` scores.
+
+Second stage of the anomaly layer.  Thresholds are calibrated once, at fit time, on the step
+scores of the validation rows (see :mod:`mods.anomaly.scorers`) and kept as a JSON-able dict
+``{"method", "warning", "critical", ...}``.  Three methods:
+
+``quantile``
+    ``warning = scale * Q(q_warning)``, ``critical = scale * Q(q_critical)`` of the
+    validation scores.
+``ksigma``
+    ``mean + k * std`` of the validation scores (``k = 3`` warning, ``k = 5`` critical).
+``dynamic``
+    The nonparametric dynamic threshold of Hundman et al., *Detecting spacecraft anomalies
+    using LSTMs and nonparametric dynamic thresholding*, KDD 2018 (telemanom), see
+    :func:`find_epsilon`, :func:`prune_sequences` and :func:`dynamic_thresholds`.  It can also
+    be re-run at detect time over a trailing window of past scores
+    (:func:`trailing_dynamic_thresholds`).
+
+Calibrated scores (:func:`calibrated_score`) map a step score ``s`` to ``[0, 1)``::
+
+    g(s) = s / w                              for s < w
+    g(s) = 1 + log(s / w) / log(c / w)        for s >= w
+    score = 1 - 2 ** -g(s)
+
+so ``0`` maps to 0, the warning threshold ``w`` to exactly 0.5, the critical threshold ``c``
+to exactly 0.75, every further factor ``c / w`` above it halves the distance to 1 again.  The
+map is continuous and strictly increasing; because it grows logarithmically above ``w`` it
+never saturates in practice (a score reaches 1.0 in float64 only beyond ``(c/w) ** 52``
+times the warning threshold), so large incidents stay distinguishable instead of tying at 1.
+"""
+
+import math
+
+import numpy as np
+
+from mods.errors import ConfigError, DataError, fail
+
+METHODS = ("quantile", "ksigma", "dynamic")
+LEVELS = ("normal", "warning", "critical")
+MIN_THRESHOLD = 1e-9  # thresholds are positive so that scores can be divided by them
+
+
+# ---------------------------------------------------------------------------- helpers
+def _finite(scores, name="scores"):
+    s = np.asarray(scores, dtype=float).ravel()
+    s = s[np.isfinite(s)]
+    if s.size < 2:
+        raise fail(DataError, "need at least 2 finite %s to calibrate thresholds, got %d"
+                   % (name, s.size))
+    return s
+
+
+def _ordered(warning, critical, min_ratio=1.0 + 1e-6):
+    """Positive warning, critical strictly above it."""
+    warning = max(float(warning), MIN_THRESHOLD)
+    critical = max(float(critical), warning * min_ratio)
+    return warning, critical
+
+
+def z_grid(z_min=2.5, z_max=12.0, z_step=0.5):
+    """The ``z`` values tried by :func:`find_epsilon`: ``z_min, z_min + z_step, ..., z_max``."""
+    if not (0 < z_step and 0 <= z_min <= z_max):
+        raise fail(ConfigError, "need 0 <= z_min <= z_max and z_step > 0, got %r, %r, %r"
+                   % (z_min, z_max, z_step))
+    count = int(math.floor((z_max - z_min) / z_step + 1e-9)) + 1
+    return z_min + z_step * np.arange(count)
+
+
+def runs(mask):
+    """``(starts, ends)`` of the runs of True in a 1-D boolean array (``ends`` inclusive)."""
+    m = np.asarray(mask, dtype=bool).ravel()
+    if m.size == 0:
+        return np.zeros(0, dtype=int), np.zeros(0, dtype=int)
+    d = np.diff(np.concatenate(([False], m, [False])).astype(np.int8))
+    return np.flatnonzero(d == 1), np.flatnonzero(d == -1) - 1
+
+
+def _dilate(mask, buffer):
+    """Mark ``i - (buffer-1) .. i + (buffer-1)`` around every True (telemanom's error buffer)."""
+    k = int(buffer) - 1
+    if k <= 0 or not mask.any():
+        return mask
+    n = mask.size
+    c = np.concatenate(([0], np.cumsum(mask)))
+    idx = np.arange(n)
+    return (c[np.minimum(idx + k + 1, n)] - c[np.maximum(idx - k, 0)]) > 0
+
+
+# ---------------------------------------------------------------------------- Hundman et al.
+def find_epsilon(errors, z_values=None, buffer=3, max_sequences=5, max_fraction=0.5):
+    """Hundman et al.'s unsupervised threshold ``epsilon = mean + z * std`` of the errors.
+
+    For every ``z`` of the grid, the points ``>= epsilon`` (widened by ``buffer``) are the
+    candidate anomalies ``e_a`` and their contiguous runs longer than one point the
+    sequences ``E_seq``.  The chosen ``z`` maximises::
+
+        (delta_mean / mean + delta_std / std) / (|e_a| + |E_seq| ** 2)
+
+    where ``delta_mean`` and ``delta_std`` are the drops in the mean and standard deviation
+    of the errors once the points ``>= epsilon`` are removed: a good threshold removes much
+    of the spread with few points in few sequences.  This is the paper's equation and
+    telemanom's code (``len(E_seq) ** 2 + len(i_anom)``); as in telemanom a ``z`` is only
+    eligible with at most ``max_sequences`` sequences and fewer than ``max_fraction`` of the
+    points flagged, ties go to the larger ``z``, and when no ``z`` is eligible the largest
+    one is used.
+
+    Parameters
+    ----------
+    errors : array_like, shape (n,)
+        Smoothed errors (step scores); NaN are ignored.
+    z_values : array_like, optional
+        Grid of ``z`` (default :func:`z_grid`: 2.5 to 12 by 0.5).
+    buffer : int, default 3
+        Points within ``buffer - 1`` rows of an exceedance count as anomalous too.
+    max_sequences : int, default 5
+    max_fraction : float, default 0.5
+
+    Returns
+    -------
+    epsilon : float
+    z : float
+    """
+    e = np.asarray(errors, dtype=float).ravel()
+    e = e[np.isfinite(e)]
+    zs = z_grid() if z_values is None else np.asarray(z_values, dtype=float).ravel()
+    if e.size == 0:
+        return float("nan"), float(zs.max())
+    mean, std = float(e.mean()), float(e.std())
+    if not std > 0:
+        return mean, float(zs.max())
+    srt = np.sort(e)
+    c1 = np.concatenate(([0.0], np.cumsum(srt)))
+    c2 = np.concatenate(([0.0], np.cumsum(srt * srt)))
+    best_score, best_z = -np.inf, float(zs.max())
+    for z in zs:
+        eps = mean + z * std
+        kept = int(np.searchsorted(srt, eps, side="left"))  # points < eps
+        if kept == e.size or kept == 0:
+            continue
+        above = e >= eps
+        anom = _dilate(above, buffer)
+        n_anom = int(anom.sum())
+        starts, ends = runs(anom)
+        n_seq = int((ends > starts).sum())
+        p_mean = c1[kept] / kept
+        p_std = math.sqrt(max(c2[kept] / kept - p_mean * p_mean, 0.0))
+        d_mean = (mean - p_mean) / mean if mean != 0 else 0.0
+        score = (d_mean + (std - p_std) / std) / (n_anom + n_seq ** 2)
+        if score >= best_score and n_seq <= max_sequences and n_anom < e.size * max_fraction:
+            best_score, best_z = score, float(z)
+    return mean + best_z * std, best_z
+
+
+def prune_sequences(peaks, non_anomalous_max, p=0.13):
+    """Hundman et al.'s pruning: which anomalous sequences are kept.
+
+    The sequence peaks are sorted in decreasing order, followed by the largest
+    non-anomalous error.  Walking down the list, a sequence whose relative decrease to the
+    next value ``(x[i] - x[i+1]) / x[i]`` is below ``p`` is a removal candidate; a decrease of
+    at least ``p`` clears the candidates found so far.  So the kept sequences are the largest
+    ones down to the last drop of at least ``p``: anomalies must stand clear of the noise
+    *and* of each other's tail.
+
+    Parameters
+    ----------
+    peaks : array_like, shape (m,)
+        Maximum error of each anomalous sequence.
+    non_anomalous_max : float
+        Largest error outside the anomalous sequences (0 when unknown).
+    p : float, default 0.13
+        Minimum relative separation (telemanom's default).
+
+    Returns
+    -------
+    ndarray of bool, shape (m,)
+        True for the sequences kept.
+    """
+    peaks = np.asarray(peaks, dtype=float).ravel()
+    m = peaks.size
+    if m == 0:
+        return np.zeros(0, dtype=bool)
+    order = np.argsort(-peaks, kind="stable")
+    values = np.concatenate((peaks[order], [max(float(non_anomalous_max), 0.0)]))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        drops = (values[:-1] - values[1:]) / values[:-1]
+    big = np.flatnonzero(drops >= p)
+    keep_sorted = np.zeros(m, dtype=bool)
+    if big.size:
+        keep_sorted[:big[-1] + 1] = True
+    keep = np.empty(m, dtype=bool)
+    keep[order] = keep_sorted
+    return keep
+
+
+def hundman_anomalies(errors, z_values=None, buffer=3, p=0.13, max_sequences=5,
+                      max_fraction=0.5):
+    """Full Hundman et al. detection on one window of errors: epsilon, sequences, pruning.
+
+    Returns
+    -------
+    dict
+        ``epsilon``, ``z``, ``mask`` (bool (n,), points of the kept sequences, NaN never),
+        ``sequences`` (list of ``(start, end)`` kept, inclusive), ``pruned`` (list of
+        ``(start, end)`` removed by pruning) and ``non_anomalous_max``.
+    """
+    e = np.asarray(errors, dtype=float).ravel()
+    finite = np.isfinite(e)
+    eps, z = find_epsilon(e, z_values, buffer, max_sequences, max_fraction)
+    n = e.size
+    out = {"epsilon": float(eps), "z": float(z), "mask": np.zeros(n, dtype=bool),
+           "sequences": [], "pruned": [], "non_anomalous_max": 0.0}
+    if not np.isfinite(eps):
+        return out
+    above = finite & (np.where(finite, e, -np.inf) >= eps)
+    anom = _dilate(above, buffer)
+    rest = finite & ~anom
+    non_anom_max = float(e[rest].max()) if rest.any() else 0.0
+    starts, ends = runs(anom)
+    if starts.size == 0:
+        out["non_anomalous_max"] = non_anom_max
+        return out
+    cs = np.where(finite, e, -np.inf)
+    peaks = np.maximum.reduceat(cs, starts)
+    keep = prune_sequences(peaks, non_anom_max, p)
+    mask = np.zeros(n, dtype=bool)
+    for s, t, k in zip(starts, ends, keep):
+        if k:
+            mask[s:t + 1] = True
+    out.update(mask=mask & finite, non_anomalous_max=non_anom_max,
+               sequences=[(int(s), int(t)) for s, t, k in zip(starts, ends, keep) if k],
+               pruned=[(int(s), int(t)) for s, t, k in zip(starts, ends, keep) if not k])
+    return out
+
+
+# ---------------------------------------------------------------------------- calibration
+def quantile_thresholds(scores, quantile_warning=0.995, quantile_critical=0.9995,
+                        quantile_scale=1.0):
+    """``scale * Q(q)`` of the validation scores for the warning and critical levels."""
+    if not 0 < quantile_warning < quantile_critical <= 1:
+        raise fail(ConfigError, "need 0 < quantile_warning < quantile_critical <= 1, got "
+                   "%r and %r" % (quantile_warning, quantile_critical))
+    if not quantile_scale > 0:
+        raise fail(ConfigError, "quantile_scale must be > 0, got %r" % (quantile_scale,))
+    s = _finite(scores)
+    qw, qc = np.quantile(s, [quantile_warning, quantile_critical])
+    w, c = _ordered(quantile_scale * qw, quantile_scale * qc)
+    return {"method": "quantile", "warning": w, "critical": c,
+            "quantile_warning": float(quantile_warning),
+            "quantile_critical": float(quantile_critical),
+            "quantile_scale": float(quantile_scale)}
+
+
+def ksigma_thresholds(scores, k_warning=3.0, k_critical=5.0):
+    """``mean + k * std`` of the validation scores for the warning and critical levels."""
+    if not 0 <= k_warning < k_critical:
+        raise fail(ConfigError, "need 0 <= k_warning < k_critical, got %r and %r"
+                   % (k_warning, k_critical))
+    s = _finite(scores)
+    mean, std = float(s.mean()), float(s.std())
+    w, c = _ordered(mean + k_warning * std, mean + k_critical * std)
+    return {"method": "ksigma", "warning": w, "critical": c, "mean": mean, "std": std,
+            "k_warning": float(k_warning), "k_critical": float(k_critical)}
+
+
+def dynamic_thresholds(scores, z_min=2.5, z_max=12.0, z_step=0.5, prune_p=0.13,
+                       dynamic_buffer=3, dynamic_critical_ratio=1.5):
+    """Hundman et al.'s dynamic threshold, turned into fixed warning/critical levels.
+
+    Steps on the (validation or trailing-window) scores:
+
+    1. ``epsilon = mean + z * std`` with ``z`` chosen by :func:`find_epsilon`;
+    2. the sequences above ``epsilon`` are pruned (:func:`prune_sequences`, ``p``): the kept
+       ones are anomalies of the calibration rows themselves, the pruned ones are noise;
+    3. ``warning = max(epsilon, normal_max / (1 - p))`` where ``normal_max`` is the largest
+       score outside the kept sequences.  A later sequence then survives the same pruning
+       test against the calibration rows exactly when it reaches ``warning``: this is how
+       the pruning rule carries over from one window to fixed thresholds;
+    4. ``critical = dynamic_critical_ratio * warning``.
+
+    Returns
+    -------
+    dict
+        ``method="dynamic"``, ``warning``, ``critical``, ``epsilon``, ``z``, ``normal_max``,
+        ``anomalous_rows`` (rows of the kept sequences) and the parameters.
+    """
+    if not 0 <= prune_p < 1:
+        raise fail(ConfigError, "prune_p must be in [0, 1), got %r" % (prune_p,))
+    if not dynamic_critical_ratio > 1:
+        raise fail(ConfigError, "dynamic_critical_ratio must be > 1, got %r"
+                   % (dynamic_critical_ratio,))
+    if isinstance(dynamic_buffer, bool) or int(dynamic_buffer) != dynamic_buffer \
+            or dynamic_buffer < 1:
+        raise fail(ConfigError, "dynamic_buffer must be an integer >= 1, got %r"
+                   % (dynamic_buffer,))
+    s = np.asarray(scores, dtype=float).ravel()
+    _finite(s)
+    res = hundman_anomalies(s, z_grid(z_min, z_max, z_step), int(dynamic_buffer), prune_p)
+    finite = np.isfinite(s)
+    normal = finite & ~res["mask"]
+    normal_max = float(s[normal].max()) if normal.any() else float(s[finite].max())
+    w, c = _ordered(max(res["epsilon"], normal_max / (1.0 - prune_p)), 0.0)
+    c = max(c, w * float(dynamic_critical_ratio))
+    return {"method": "dynamic", "warning": w, "critical": c,
+            "epsilon": float(res["epsilon"]), "z": float(res["z"]),
+            "normal_max": normal_max, "anomalous_rows": int(res["mask"].sum()),
+            "z_min": float(z_min), "z_max": float(z_max), "z_step": float(z_step),
+            "prune_p": float(prune_p), "dynamic_buffer": int(dynamic_buffer),
+            "dynamic_critical_ratio": float(dynamic_critical_ratio)}
+
+
+def calibrate(scores, method="dynamic", **params):
+    """Calibrate thresholds with ``method`` on validation step scores.
+
+    Parameters
+    ----------
+    scores : array_like, shape (n,)
+        Validation step scores (NaN ignored).
+    method : {"quantile", "ksigma", "dynamic"}
+    **params
+        Parameters of that method (see :func:`quantile_thresholds`,
+        :func:`ksigma_thresholds`, :func:`dynamic_thresholds`); others are ignored.
+
+    Returns
+    -------
+    dict
+        JSON-able, at least ``method``, ``warning`` and ``critical`` (``critical > warning``).
+    """
+    funcs = {"quantile": quantile_thresholds, "ksigma": ksigma_thresholds,
+             "dynamic": dynamic_thresholds}
+    if method not in funcs:
+        raise fail(ConfigError, "unknown threshold method %r; valid methods: %s"
+                   % (method, ", ".join(METHODS)))
+    func = funcs[method]
+    names = func.__code__.co_varnames[1:func.__code__.co_argcount]
+    return func(scores, **{k: v for k, v in params.items() if k in names})
+
+
+def trailing_dynamic_thresholds(scores, base, window=2016, stride=144, **params):
+    """Causal per-row thresholds: the dynamic method re-run on a trailing window.
+
+    Every ``stride`` rows, :func:`dynamic_thresholds` is run on the ``window`` scores
+    *before* the block (only past rows, so the thresholds of row ``t`` depend on rows
+    ``< t``); the rows of the block get ``max(base, that window's threshold)``.  The
+    calibrated thresholds are a floor: a noisy stretch raises the thresholds (fewer alert
+    storms when the model degrades), a quiet one never lowers them below what validation
+    supports.  Blocks with fewer than ``window // 4`` past scores keep the base thresholds.
+
+    Parameters
+    ----------
+    scores : ndarray, shape (n,)
+    base : dict
+        Calibrated thresholds (``warning``, ``critical``).
+    window, stride : int
+    **params
+        Parameters of :func:`dynamic_thresholds`.
+
+    Returns
+    -------
+    warning, critical : ndarray, shape (n,)
+    """
+    s = np.asarray(scores, dtype=float).ravel()
+    n = s.size
+    warning = np.full(n, float(base["warning"]))
+    critical = np.full(n, float(base["critical"]))
+    window, stride = int(window), max(int(stride), 1)
+    if window <= 0:
+        return warning, critical
+    names = dynamic_thresholds.__code__.co_varnames[1:dynamic_thresholds.__code__.co_argcount]
+    params = {k: v for k, v in params.items() if k in names}
+    for b in range(0, n, stride):
+        past = s[max(0, b - window):b]
+        if np.isfinite(past).sum() < max(window // 4, 2):
+            continue
+        th = dynamic_thresholds(past, **params)
+        warning[b:b + stride] = max(warning[b], th["warning"])
+        critical[b:b + stride] = max(critical[b], th["critical"])
+    return warning, critical
+
+
+# ---------------------------------------------------------------------------- scores, levels
+def calibrated_score(scores, warning, critical):
+    """Map step (or column) scores to ``[0, 1)``: 0.5 at ``warning``, 0.75 at ``critical``.
+
+    See the module docstring for the formula.  NaN scores map to 0.
+
+    Parameters
+    ----------
+    scores : array_like
+    warning, critical : float or array_like broadcastable to ``scores``
+        Thresholds with ``0 < warning < critical``.
+
+    Returns
+    -------
+    ndarray
+        Same shape as ``scores``.
+    """
+    s = np.asarray(scores, dtype=float)
+    w = np.asarray(warning, dtype=float)
+    c = np.asarray(critical, dtype=float)
+    if (w <= 0).any() or (c <= w).any():
+        raise fail(ConfigError, "need 0 < warning < critical to calibrate scores")
+    s = np.where(np.isfinite(s) & (s > 0), s, np.where(s == np.inf, np.finfo(float).max, 0.0))
+    ratio = s / w
+    with np.errstate(divide="ignore"):
+        g = np.where(ratio < 1.0, ratio, 1.0 + np.log(np.maximum(ratio, 1.0)) / np.log(c / w))
+    return 1.0 - np.exp2(-g)
+
+
+def level_codes(scores, warning, critical):
+    """Level of each score: 0 normal (``< warning`` or NaN), 1 warning, 2 critical."""
+    s = np.asarray(scores, dtype=float)
+    s = np.where(np.isnan(s), -np.inf, s)
+    return (s >= warning).astype(np.int8) + (s >= critical).astype(np.int8)
+
+
+def level_names(codes):
+    """``["normal", "warning", "critical"]`` names of :func:`level_codes` output."""
+    return np.asarray(LEVELS, dtype=object)[np.asarray(codes, dtype=int)].tolist()

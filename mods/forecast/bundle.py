@@ -1,0 +1,280 @@
+"""Model bundles: one ``.zip`` per trained model, saved atomically, loaded with checks.
+
+Members::
+
+    model.keras     the Keras model
+    scaler.joblib   the fitted scaler (or None) and the differencing flag
+    config.json     hyper-parameters, features, time column, versions, data fingerprint
+    detector.json   calibrated anomaly thresholds
+    metrics.json    test metrics (model vs baselines) and the training history
+"""
+
+import io
+import json
+import logging
+import os
+import re
+import tempfile
+import threading
+import zipfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+from mods import __version__, config
+from mods.errors import BundleError, ModelNotFound, fail
+
+LOG = logging.getLogger("mods.bundle")
+
+FORMAT_VERSION = 1
+MEMBERS = ("model.keras", "scaler.joblib", "config.json", "metrics.json")
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+
+
+def check_name(name):
+    """Validate a model name (a plain file name) and return it without ``.zip``.
+
+    Raises
+    ------
+    BundleError
+        For empty names, path separators, ``..``, hidden names or odd characters.
+    """
+    if not isinstance(name, str) or not name.strip():
+        raise fail(BundleError, "model name is empty")
+    base = name[:-4] if name.endswith(".zip") else name
+    if "/" in base or "\\" in base or ".." in base or not _NAME_RE.match(base):
+        raise fail(BundleError, "invalid model name %r: use letters, digits, '.', '_' and "
+                   "'-' only (no path separators, no '..', not starting with '.')" % name)
+    return base
+
+
+def bundle_path(name, models_dir=None):
+    """Path of the bundle ``name`` in ``models_dir`` (default: :func:`config.models_dir`)."""
+    return Path(models_dir or config.models_dir()) / (check_name(name) + ".zip")
+
+
+def list_bundles(models_dir=None):
+    """Sorted names of the complete bundles in ``models_dir`` (temporary files skipped)."""
+    folder = Path(models_dir or config.models_dir())
+    if not folder.is_dir():
+        return []
+    return sorted(p.stem for p in folder.glob("*.zip")
+                  if _NAME_RE.match(p.stem) and p.is_file())
+
+
+def _versions():
+    import keras
+    import tensorflow as tf
+
+    return {"mods": __version__, "keras": keras.__version__, "tensorflow": tf.__version__}
+
+
+def save(forecaster, name, models_dir=None, metrics=None):
+    """Write ``forecaster`` as ``<models_dir>/<name>.zip`` atomically and return the path.
+
+    The zip is written to a temporary file in the same folder, flushed to disk, then renamed
+    over the target, so a reader never sees a half-written bundle.
+    """
+    import joblib
+
+    path = bundle_path(name, models_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cfg = {
+        "format_version": FORMAT_VERSION,
+        "name": path.stem,
+        "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "params": forecaster.params.to_dict(),
+        "columns": forecaster.columns,
+        "sequence_len": forecaster.params.sequence_len,
+        "steps_ahead": forecaster.params.steps_ahead,
+        "versions": _versions(),
+        **{k: v for k, v in forecaster.info.items() if k not in ("metrics", "training")},
+    }
+    metrics = metrics if metrics is not None else {
+        "test": forecaster.info.get("metrics"), "training": forecaster.info.get("training")}
+    scaler = io.BytesIO()
+    joblib.dump({"scaler": forecaster.transform.scaler,
+                 "model_delta": forecaster.transform.model_delta}, scaler)
+    fd, tmp = tempfile.mkstemp(prefix=".%s." % path.stem, suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        with tempfile.TemporaryDirectory(prefix="mods-save-") as work:
+            model_file = os.path.join(work, "model.keras")
+            forecaster.model.save(model_file)
+            with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
+                zf.write(model_file, "model.keras")
+                zf.writestr("scaler.joblib", scaler.getvalue())
+                zf.writestr("config.json", json.dumps(cfg, indent=2, default=_json_default))
+                zf.writestr("metrics.json", json.dumps(metrics, indent=2, default=_json_default))
+                if forecaster.detector is not None:
+                    zf.writestr("detector.json", json.dumps(forecaster.detector.to_dict(),
+                                                            indent=2, default=_json_default))
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+        _fsync_dir(path.parent)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    LOG.info("saved model bundle %s", path)
+    return path
+
+
+def _fsync_dir(folder):
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _json_default(obj):
+    import numpy as np
+
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    raise TypeError("not JSON serialisable: %r" % type(obj))
+
+
+def read_info(path):
+    """``config.json`` and ``metrics.json`` of a bundle without loading the Keras model."""
+    path = Path(path)
+    with _open_zip(path) as zf:
+        return _read_json(zf, path, "config.json"), _read_json(zf, path, "metrics.json")
+
+
+def _open_zip(path):
+    if not path.is_file():
+        raise fail(ModelNotFound, "no model bundle %s" % path.name)
+    try:
+        zf = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise fail(BundleError, "%s is not a MODS model bundle: not a readable zip file (%s)"
+                   % (path.name, exc)) from None
+    missing = [m for m in MEMBERS if m not in zf.namelist()]
+    if missing:
+        zf.close()
+        raise fail(BundleError, "%s is not a MODS model bundle: missing %s (a bundle holds %s)"
+                   % (path.name, ", ".join(missing), ", ".join(MEMBERS)))
+    return zf
+
+
+def _read_json(zf, path, member):
+    try:
+        return json.loads(zf.read(member).decode("utf-8"))
+    except (ValueError, UnicodeDecodeError, zipfile.BadZipFile, OSError) as exc:
+        raise fail(BundleError, "%s: %s is corrupt (%s)" % (path.name, member, exc)) from None
+
+
+def load(name_or_path, models_dir=None):
+    """Load a bundle by model name (in ``models_dir``) or by path.
+
+    Raises
+    ------
+    ModelNotFound
+        When no such bundle exists (the message lists the available ones).
+    BundleError
+        When the file is not a valid bundle or was written by an incompatible version.
+    """
+    import joblib
+    import keras
+
+    from mods.forecast import registry
+    from mods.forecast.forecaster import Forecaster
+    from mods.forecast.params import Params
+
+    path = _resolve(name_or_path, models_dir)
+    with _open_zip(path) as zf:
+        cfg = _read_json(zf, path, "config.json")
+        metrics = _read_json(zf, path, "metrics.json")
+        version = cfg.get("format_version")
+        if version != FORMAT_VERSION:
+            raise fail(BundleError, "%s: bundle format version %r is not supported (this MODS "
+                       "reads version %d); retrain the model" % (path.name, version,
+                                                                 FORMAT_VERSION))
+        try:
+            params = Params.from_dict(cfg["params"], strict=False)
+            registry.get_builder(params.model_type)  # imports custom layers before loading
+            scal = joblib.load(io.BytesIO(zf.read("scaler.joblib")))
+            detector_state = (json.loads(zf.read("detector.json"))
+                              if "detector.json" in zf.namelist() else None)
+            with tempfile.TemporaryDirectory(prefix="mods-load-") as work:
+                zf.extract("model.keras", work)
+                model = keras.models.load_model(os.path.join(work, "model.keras"),
+                                                compile=False)
+        except BundleError:
+            raise
+        except Exception as exc:
+            raise fail(BundleError, "%s: cannot load the model (%s: %s)"
+                       % (path.name, type(exc).__name__, exc)) from None
+    from mods.dataset.windows import Transform
+
+    detector = None
+    if detector_state is not None:
+        from mods.anomaly.detector import Detector
+
+        detector = Detector.from_dict(detector_state)
+    info = {k: v for k, v in cfg.items() if k not in ("params",)}
+    info["metrics"] = (metrics or {}).get("test")
+    info["training"] = (metrics or {}).get("training")
+    fc = Forecaster(params, cfg["columns"], Transform(scal["model_delta"], scal["scaler"]),
+                    model, detector=detector, info=info)
+    fc.info["path"] = str(path)
+    return fc
+
+
+def _resolve(name_or_path, models_dir):
+    if isinstance(name_or_path, Path) or (isinstance(name_or_path, str)
+                                          and name_or_path.endswith(".zip")
+                                          and os.sep in name_or_path):
+        return Path(name_or_path)
+    path = bundle_path(name_or_path, models_dir)
+    if not path.is_file():
+        available = list_bundles(path.parent)
+        raise fail(ModelNotFound, "unknown model_name %r; available models: %s"
+                   % (name_or_path, ", ".join(available) or "none (train one first)"))
+    return path
+
+
+class ModelCache:
+    """Loaded bundles per process, keyed by path and modification time.
+
+    A request never reloads an unchanged bundle; a bundle replaced on disk (new training
+    with the same name) is reloaded on its next use.
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._items = {}
+
+    def get(self, name, models_dir=None):
+        path = _resolve(name, models_dir)
+        try:
+            st = path.stat()
+        except OSError:
+            raise fail(ModelNotFound, "model bundle %s disappeared" % path.name) from None
+        key = (st.st_mtime_ns, st.st_size)
+        with self._lock:
+            hit = self._items.get(str(path))
+            if hit and hit[0] == key:
+                return hit[1]
+        fc = load(path)
+        with self._lock:
+            self._items[str(path)] = (key, fc)
+        return fc
+
+    def clear(self):
+        with self._lock:
+            self._items.clear()
+
+
+CACHE = ModelCache()

@@ -1,0 +1,281 @@
+"""The Forecaster: fit a Keras model on a dataset, forecast, evaluate, detect anomalies.
+
+Plain functions and objects: no HTTP, no files (see :mod:`mods.forecast.bundle` for those).
+"""
+
+import hashlib
+import logging
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from mods import metrics
+from mods.dataset import windows as W
+from mods.errors import DataError, fail
+from mods.forecast.params import Params
+
+LOG = logging.getLogger("mods.forecast")
+
+PREDICT_BATCH = 8192
+
+
+def fingerprint(values, columns):
+    """SHA-256 of the feature values and names: identifies the training data."""
+    h = hashlib.sha256()
+    h.update("\t".join(columns).encode())
+    h.update(np.ascontiguousarray(values, dtype=np.float64).tobytes())
+    return "sha256:" + h.hexdigest()
+
+
+@dataclass
+class Split:
+    """Row ranges of a chronological train / validation / test split."""
+
+    n: int
+    train_end: int       # rows [0, train_end) train the model and fit the scaler
+    val_end: int         # rows [train_end, val_end) drive early stopping and calibration
+    # rows [val_end, n) are held out for the reported metrics
+
+    def as_dict(self):
+        return {"train": self.train_end, "validation": self.val_end - self.train_end,
+                "test": self.n - self.val_end}
+
+
+@dataclass
+class Prediction:
+    """What :meth:`Forecaster.predict` returns (original units throughout)."""
+
+    origins: np.ndarray           # (m,) row index of each forecast origin
+    forecasts: np.ndarray         # (m, k, f)
+    evaluation: dict = None       # metrics vs naive / seasonal naive, None without actuals
+    detection: object = None      # mods.anomaly.detector.Detection or None
+    step1: np.ndarray = None      # (n, f) one-step forecast of every row (NaN when none)
+    extra: dict = field(default_factory=dict)
+
+
+class Forecaster:
+    """A trained (or to-be-trained) forecasting model with its transform and calibration.
+
+    Parameters
+    ----------
+    params : Params
+        Hyper-parameters.
+    columns : list of str
+        Feature names, in model order.
+    transform : mods.dataset.windows.Transform
+        Differencing and fitted scaler.
+    model : keras.Model
+        Output ``(batch, steps_ahead, n_features)`` in model space.
+    detector : mods.anomaly.detector.Detector, optional
+        Calibrated anomaly detector.
+    info : dict, optional
+        Provenance: time column, frequency, training data fingerprint, metrics...
+    """
+
+    def __init__(self, params, columns, transform, model, detector=None, info=None):
+        self.params = params
+        self.columns = list(columns)
+        self.transform = transform
+        self.model = model
+        self.detector = detector
+        self.info = dict(info or {})
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def sequence_len(self):
+        return self.params.sequence_len
+
+    @property
+    def steps_ahead(self):
+        return self.params.steps_ahead
+
+    @property
+    def first_origin(self):
+        """First row from which a forecast can be made."""
+        return W.first_origin(self.sequence_len, self.transform.offset)
+
+    def min_rows(self):
+        """Rows a file needs for at least one forecast (``sequence_len + steps_ahead``)."""
+        return self.sequence_len + max(self.steps_ahead, self.transform.offset)
+
+    # ------------------------------------------------------------------ training
+    @staticmethod
+    def split(n, params):
+        """Chronological split of ``n`` rows per ``params``; checks every part is usable."""
+        offset = 1 if params.model_delta else 0
+        n_test = int(n * params.test_fraction)
+        n_fit = n - n_test
+        n_val = max(int(n_fit * params.validation_fraction), params.steps_ahead)
+        split = Split(n=n, train_end=n_fit - n_val, val_end=n_fit)
+        n_train_windows = split.train_end - params.sequence_len - offset - params.steps_ahead + 1
+        need = params.sequence_len + offset + params.steps_ahead
+        if n_train_windows < 1:
+            raise fail(DataError, "%d rows are too few to train: the training part (%d rows) "
+                       "needs at least %d (sequence_len + steps_ahead%s) plus validation and "
+                       "test rows; give more data or lower sequence_len/test_fraction"
+                       % (n, split.train_end, need, " + 1 for differencing" if offset else ""))
+        return split
+
+    @classmethod
+    def fit(cls, dataset, params=None, on_epoch=None, detector_config=None):
+        """Train a new forecaster on ``dataset``.
+
+        Parameters
+        ----------
+        dataset : mods.dataset.io.Dataset
+        params : Params, optional
+        on_epoch : callable, optional
+            Called with a dict after every epoch (progress reporting).
+        detector_config : mods.anomaly.detector.DetectorConfig, optional
+
+        Returns
+        -------
+        (Forecaster, dict)
+            The model and its training report (history, epochs, time, metrics).
+        """
+        import keras
+
+        from mods.forecast import registry, training
+
+        params = (params or Params()).validate()
+        t0 = time.perf_counter()
+        values = dataset.values
+        split = cls.split(len(values), params)
+        transform = W.Transform(params.model_delta, W.make_scaler(params.scaler))
+        transform.fit(values[: split.train_end])
+        series = transform.forward(values)
+        offset, L, k = transform.offset, params.sequence_len, params.steps_ahead
+
+        first = W.first_origin(L, offset)
+        train_o = np.arange(first, split.train_end - k)
+        val_o = np.arange(max(first, split.train_end - 1), split.val_end - k)
+        x_train = W.origin_windows(series, train_o, L, offset)
+        y_train = W.targets(series, train_o, k, offset)
+        x_val = W.origin_windows(series, val_o, L, offset)
+        y_val = W.targets(series, val_o, k, offset)
+
+        training.seed_everything(params.seed)
+        model = registry.build_model(params.model_type, (L, values.shape[1]), k,
+                                     values.shape[1], params)
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate=params.learning_rate),
+                      loss="mae")
+        LOG.info("training %s on %d windows (%d validation), %d features, k=%d",
+                 params.model_type, len(train_o), len(val_o), values.shape[1], k)
+        history = []
+
+        def record(rec):
+            history.append(rec)
+            if on_epoch is not None:
+                on_epoch(rec)
+
+        model.fit(x_train, y_train, validation_data=(x_val, y_val) if len(val_o) else None,
+                  epochs=params.num_epochs, batch_size=params.batch_size, shuffle=True,
+                  callbacks=training.callbacks(params, record), verbose=0)
+        train_seconds = time.perf_counter() - t0
+
+        info = {
+            "time_column": dataset.time_column,
+            "freq_seconds": dataset.freq.total_seconds() if dataset.freq is not None else None,
+            "label_column": dataset.label_column,
+            "data": {"fingerprint": fingerprint(values, dataset.columns), "rows": len(values),
+                     "source": dataset.source, "split": split.as_dict(),
+                     "first_time": _iso(dataset.time[0]) if dataset.time is not None else None,
+                     "last_time": _iso(dataset.time[-1]) if dataset.time is not None else None},
+        }
+        fc = cls(params, dataset.columns, transform, model, info=info)
+
+        # Calibrate the anomaly detector on the validation rows' one-step residuals.
+        if len(val_o):
+            from mods.anomaly.detector import Detector
+
+            step1 = fc.forecast_origins(values, val_o)[:, 0, :]
+            fc.detector = Detector(detector_config).fit(values[val_o + 1], step1)
+
+        best = int(np.nanargmin([h["val_loss"] for h in history])) + 1 if history else 0
+        test_o = np.arange(max(first, split.val_end - 1), split.n - 1)
+        if len(test_o) == 0:
+            test_o = val_o
+        evaluation = fc.evaluate_origins(values, test_o, dataset.freq)
+        report = {
+            "epochs_run": len(history),
+            "best_epoch": best,
+            "training_time_s": round(train_seconds, 3),
+            "windows": {"train": int(len(train_o)), "validation": int(len(val_o)),
+                        "test": int(len(test_o))},
+            "rows": split.as_dict(),
+            "history": history,
+            "metrics": evaluation,
+        }
+        fc.info["training"] = {k2: v for k2, v in report.items() if k2 != "metrics"}
+        fc.info["metrics"] = evaluation
+        LOG.info("trained %s: %d epochs (best %d) in %.1f s; test MAE ratio vs naive %s",
+                 params.model_type, len(history), best, train_seconds,
+                 evaluation and evaluation.get("mae_ratio_vs_naive"))
+        return fc, report
+
+    # ------------------------------------------------------------------ inference
+    def _infer(self, x):
+        if len(x) == 0:
+            return np.zeros((0, self.steps_ahead, len(self.columns)), dtype=np.float32)
+        if len(x) <= PREDICT_BATCH:
+            return np.asarray(self.model(x, training=False))
+        return self.model.predict(x, batch_size=PREDICT_BATCH, verbose=0)
+
+    def forecast_origins(self, values, origins):
+        """Forecasts ``(m, k, f)`` in original units from rows ``origins`` of ``values``."""
+        values = np.asarray(values, dtype=np.float64)
+        origins = np.asarray(origins, dtype=np.int64)
+        series = self.transform.forward(values)
+        x = W.origin_windows(series, origins, self.sequence_len, self.transform.offset)
+        return self.transform.inverse(values, origins, self._infer(np.ascontiguousarray(x)))
+
+    def all_origins(self, n):
+        """Every row of an ``n``-row series from which a forecast can be made."""
+        return np.arange(self.first_origin, n)
+
+    def evaluate_origins(self, values, origins, freq=None):
+        """Model vs naive and seasonal naive on the targets of ``origins``."""
+        forecasts = self.forecast_origins(values, origins)
+        return metrics.evaluate_forecasts(values, origins, forecasts, self.columns,
+                                          metrics.infer_season(freq))
+
+    def check_columns(self, dataset):
+        """Raise :class:`DataError` when ``dataset``'s features differ from the model's."""
+        if list(dataset.columns) != self.columns:
+            raise fail(DataError, "%s: columns %s differ from the ones the model was trained "
+                       "on (%s)" % (dataset.source, ", ".join(dataset.columns),
+                                    ", ".join(self.columns)))
+
+    def predict(self, dataset, detect=True, detector_overrides=None):
+        """Forecast from every row of ``dataset``, evaluate and score anomalies.
+
+        Returns
+        -------
+        Prediction
+        """
+        self.check_columns(dataset)
+        values = dataset.values
+        n = len(values)
+        if n < self.min_rows():
+            raise fail(DataError, "%s: %d rows, but at least %d are needed (sequence_len %d + "
+                       "steps_ahead %d)" % (dataset.source, n, self.min_rows(),
+                                            self.sequence_len, self.steps_ahead))
+        origins = self.all_origins(n)
+        forecasts = self.forecast_origins(values, origins)
+        pred = Prediction(origins=origins, forecasts=forecasts)
+        if len(origins) and origins[0] < n - 1:
+            pred.evaluation = metrics.evaluate_forecasts(
+                values, origins, forecasts, self.columns, metrics.infer_season(dataset.freq))
+        step1 = np.full(values.shape, np.nan)
+        step1[origins[:-1] + 1] = forecasts[:-1, 0, :]
+        pred.step1 = step1
+        if detect and self.detector is not None:
+            pred.detection = self.detector.detect(
+                values, step1, times=dataset.time, columns=self.columns,
+                config_overrides=detector_overrides)
+        return pred
+
+
+def _iso(ts):
+    return ts.strftime("%Y-%m-%dT%H:%M:%SZ")

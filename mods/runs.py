@@ -1,0 +1,76 @@
+"""Small on-disk records of trainings (``<models>/.trainings/<run_id>.json``).
+
+Written atomically by the process that trains; read by the service to show progress while
+a training runs and to report trainings interrupted by a restart.
+"""
+
+import json
+import os
+import re
+import time
+import uuid
+from pathlib import Path
+
+from mods import config
+
+_RUN_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def runs_dir(models_dir=None):
+    """Folder of the training records."""
+    return Path(models_dir or config.models_dir()) / ".trainings"
+
+
+def new_run_id():
+    return uuid.uuid4().hex
+
+
+def record_path(run_id, models_dir=None):
+    if not run_id or not _RUN_RE.match(str(run_id)):
+        return None
+    return runs_dir(models_dir) / ("%s.json" % run_id)
+
+
+def write(run_id, record, models_dir=None):
+    """Atomically replace the record of ``run_id``."""
+    path = record_path(run_id, models_dir)
+    if path is None:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    record = dict(record, run_id=run_id, updated=time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                                               time.gmtime()))
+    tmp = path.with_name(".%s.%d.tmp" % (path.name, os.getpid()))
+    tmp.write_text(json.dumps(record))
+    os.replace(tmp, path)
+
+
+def read(run_id, models_dir=None):
+    """The record of ``run_id`` or ``None``."""
+    path = record_path(run_id, models_dir)
+    if path is None or not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+class Recorder:
+    """Keeps a training's record up to date: call it with each epoch's progress."""
+
+    def __init__(self, run_id, models_dir=None, **fields):
+        self.run_id = run_id
+        self.models_dir = models_dir
+        self.record = {"status": "running", "pid": os.getpid(), "history": [],
+                       "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **fields}
+        write(run_id, self.record, models_dir)
+
+    def __call__(self, epoch):
+        self.record["history"].append(epoch)
+        self.record["epoch"] = epoch["epoch"]
+        self.record["num_epochs"] = epoch["num_epochs"]
+        write(self.run_id, self.record, self.models_dir)
+
+    def finish(self, status, **fields):
+        self.record.update(status=status, **fields)
+        write(self.run_id, self.record, self.models_dir)

@@ -1,0 +1,246 @@
+"""``mods-serve``: the DEEPaaS application plus the routes MODS users call.
+
+Takes ``deepaas-run``'s options (``--listen-ip``, ``--listen-port``, ``--workers``...) and
+adds:
+
+* ``POST /models/mods/predict`` and ``PUT /models/mods/train`` (besides DEEPaaS's own
+  ``/v2/models/mods/...`` routes), with the same arguments;
+* a separate process pool for trainings (``--train-workers``), so predictions keep being
+  answered while a model trains;
+* JSON errors: a :class:`mods.errors.ModsError` or an argument validation error becomes an
+  HTTP 400 ``{"status": "error", "message": ...}`` instead of a 500 or 422;
+* per-epoch progress, read from the training's record, in ``GET /v2/models/mods/train/{uuid}``.
+"""
+
+import asyncio
+import functools
+import json
+import logging
+import os
+import sys
+import tempfile
+
+DEFAULT_MAX_UPLOAD = 100 * 1024 * 1024
+MODEL = "mods"
+LOG = logging.getLogger("mods.serve")
+
+
+def _register_options():
+    from oslo_config import cfg
+
+    import deepaas.cmd.run  # noqa: F401  registers --listen-ip, --listen-port, --base-path
+
+    opts = [cfg.IntOpt("train-workers", default=1, min=1,
+                       help="Processes reserved for trainings (predictions use --workers).")]
+    try:
+        cfg.CONF.register_cli_opts(opts)
+    except cfg.ArgsAlreadyParsedError:  # pragma: no cover
+        pass
+    return cfg.CONF
+
+
+def _json_error(status, message):
+    from aiohttp import web
+
+    message = " ".join(str(message).split())
+    return web.json_response({"status": "error", "code": status, "message": message},
+                             status=status)
+
+
+def _validation_message(body):
+    """One line from webargs' ``{"field": ["msg"]}`` JSON body."""
+    try:
+        doc = json.loads(body)
+    except (TypeError, ValueError):
+        return str(body)
+    parts = []
+
+    def walk(prefix, node):
+        if isinstance(node, dict):
+            for key, val in node.items():
+                walk("%s.%s" % (prefix, key) if prefix else str(key), val)
+        elif isinstance(node, list):
+            parts.append("%s: %s" % (prefix, "; ".join(str(x) for x in node)))
+        else:
+            parts.append("%s: %s" % (prefix, node))
+
+    walk("", doc)
+    return "invalid argument(s): " + "; ".join(parts)
+
+
+def make_error_middleware():
+    from aiohttp import web
+
+    from mods.errors import ModsError
+
+    @web.middleware
+    async def errors(request, handler):
+        try:
+            return await handler(request)
+        except ModsError as exc:
+            return _json_error(400, exc)
+        except web.HTTPUnprocessableEntity as exc:
+            return _json_error(400, _validation_message(exc.text))
+        except web.HTTPRequestEntityTooLarge as exc:
+            return _json_error(413, "upload too large: %s" % exc.text)
+        except web.HTTPException:
+            raise
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # never a traceback page
+            LOG.exception("internal error on %s %s", request.method, request.path)
+            return _json_error(500, "internal error: %s" % type(exc).__name__)
+
+    return errors
+
+
+def make_progress_middleware():
+    """Add the training record (epochs so far, losses) to DEEPaaS's training status."""
+    from aiohttp import web
+
+    from mods import runs
+
+    train_path = "/v2/models/%s/train" % MODEL
+
+    @web.middleware
+    async def progress(request, handler):
+        is_train_post = request.method in ("POST", "PUT") and request.path.rstrip("/") in (
+            train_path, "/models/%s/train" % MODEL)
+        if is_train_post and "run_id" not in request.query:
+            request = request.clone(rel_url=request.rel_url.update_query(
+                run_id=runs.new_run_id()))
+        response = await handler(request)
+        if (request.path.startswith(train_path) and request.method in ("GET", "POST", "PUT")
+                and isinstance(response, web.Response)
+                and response.content_type == "application/json"):
+            try:
+                doc = json.loads(response.text)
+            except (TypeError, ValueError):
+                return response
+            items = doc if isinstance(doc, list) else [doc]
+            for item in items:
+                if isinstance(item, dict):
+                    _add_progress(item, runs)
+            return web.json_response(doc, status=response.status)
+        return response
+
+    return progress
+
+
+def _add_progress(item, runs):
+    args = item.get("args") or {}
+    run_id = args.get("run_id") if isinstance(args, dict) else None
+    record = runs.read(run_id) if run_id else None
+    if record:
+        item["progress"] = {k: record.get(k) for k in
+                            ("status", "epoch", "num_epochs", "history", "message")
+                            if record.get(k) is not None}
+    if isinstance(args, dict):  # uploaded file objects are not JSON-useful
+        for key, val in list(args.items()):
+            if isinstance(val, (list, tuple)) and len(val) == 3 and key == "data":
+                args[key] = {"name": val[0], "content_type": val[1],
+                             "original_filename": val[2]}
+
+
+def _upload_files(kwargs):
+    """Turn aiohttp ``FileField`` arguments into DEEPaaS ``UploadedFile`` temp files."""
+    from aiohttp import web
+    from deepaas.model.v2.wrapper import UploadedFile
+
+    for key, val in list(kwargs.items()):
+        if isinstance(val, web.FileField):
+            fd, name = tempfile.mkstemp(prefix="mods-upload-")
+            with os.fdopen(fd, "wb") as out:
+                val.file.seek(0)
+                while True:
+                    chunk = val.file.read(1 << 20)
+                    if not chunk:
+                        break
+                    out.write(chunk)
+            kwargs[key] = UploadedFile(name=val.name, filename=name,
+                                       content_type=val.content_type,
+                                       original_filename=val.filename)
+    return kwargs
+
+
+def _separate_training_pool(wrapper, n_workers):
+    """Give ``wrapper``'s trainings their own processes (predictions keep theirs)."""
+    from deepaas.model.v2.wrapper import CancellablePool
+
+    pool = CancellablePool(max_workers=n_workers)
+
+    def train(*args, **kwargs):
+        kwargs = _upload_files(kwargs)
+        with wrapper._catch_error():
+            fn = functools.partial(wrapper.model_obj.train, *args, **kwargs)
+            return wrapper._loop.create_task(pool.apply(fn))
+
+    wrapper.train = train
+
+    async def close(_app):
+        pool.shutdown()
+
+    return close
+
+
+def _alias_routes(app):
+    """``POST /models/mods/predict`` and ``PUT /models/mods/train`` onto DEEPaaS handlers."""
+    handlers = {}
+    for sub in _subapps(app):
+        for route in sub.router.routes():
+            info = route.resource.canonical if route.resource else ""
+            handlers[(route.method, info)] = route.handler
+    predict = handlers.get(("POST", "/models/%s/predict/" % MODEL))
+    train = handlers.get(("POST", "/models/%s/train/" % MODEL))
+    if predict is None or train is None:
+        raise RuntimeError("DEEPaaS did not load the 'mods' model; is the package installed?")
+    app.router.add_post("/models/%s/predict" % MODEL, predict)
+    app.router.add_put("/models/%s/train" % MODEL, train)
+    app.router.add_post("/models/%s/train" % MODEL, train)
+
+
+def _subapps(app):
+    from aiohttp.web_urldispatcher import PrefixedSubAppResource
+
+    for resource in app.router.resources():
+        if isinstance(resource, PrefixedSubAppResource):
+            yield resource._app
+
+
+async def build_app(conf):
+    """The DEEPaaS app with MODS's routes, middlewares and training pool."""
+    from deepaas import api, model
+
+    app = await api.get_app(enable_doc=conf.doc_endpoint, enable_train=conf.train_endpoint,
+                            enable_predict=conf.predict_endpoint, base_path=conf.base_path)
+    app.middlewares.append(make_error_middleware())
+    app.middlewares.append(make_progress_middleware())
+    for name, wrapper in model.V2_MODELS.items():
+        if name == MODEL:
+            app.on_cleanup.append(_separate_training_pool(wrapper, conf.train_workers))
+    _alias_routes(app)
+    return app
+
+
+def main(argv=None):
+    """Console script ``mods-serve``: same options as ``deepaas-run``."""
+    argv = list(sys.argv if argv is None else ["mods-serve"] + list(argv))
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("DEEPAAS_V2_MODEL", MODEL)
+    conf = _register_options()
+    if not any(a.startswith("--client-max-size") for a in argv):
+        argv += ["--client-max-size", str(DEFAULT_MAX_UPLOAD)]
+    from aiohttp import web
+    from deepaas import config as dconfig
+    from deepaas.cmd import _shutdown
+
+    _shutdown.handle_signals()
+    dconfig.config_and_logging(argv)
+    print("MODS serving on http://%s:%s (Swagger UI: /api, predict: POST /models/mods/predict)"
+          % (conf.listen_ip, conf.listen_port), flush=True)
+    web.run_app(build_app(conf), host=conf.listen_ip, port=conf.listen_port,
+                print=None)
+
+
+if __name__ == "__main__":
+    main()
