@@ -98,12 +98,12 @@ def synthetic_series(n_val=3000, n_test=10000, n_columns=10, seed=0, df=4.0, win
         start = cursor + int(rng.integers(incident_every // 3, incident_every * 5 // 3))
         kind = INCIDENT_KINDS[len(incidents) % len(INCIDENT_KINDS)]
         if kind == "spike":
-            cols = rng.choice(f, int(rng.integers(1, 4)), replace=False)
+            cols = rng.choice(f, min(f, int(rng.integers(1, 4))), replace=False)
             burst = int(rng.integers(1, 3))
             shape = _window_shape(np.ones(burst), window) * window / burst  # peak 1
             amp = rng.uniform(5, 10, cols.size) * rng.choice([-1, 1], cols.size, p=[.2, .8])
         elif kind == "level_shift":
-            cols = rng.choice(f, int(rng.integers(1, 4)), replace=False)
+            cols = rng.choice(f, min(f, int(rng.integers(1, 4))), replace=False)
             tau = rng.uniform(6, 24)
             amp = rng.uniform(4, 8, cols.size) * rng.choice([-1, 1], cols.size)
             k = np.arange(int(window + tau * math.log(8.0)))
@@ -116,7 +116,7 @@ def synthetic_series(n_val=3000, n_test=10000, n_columns=10, seed=0, df=4.0, win
             amp = None  # relative to the forecast, below
             drop = rng.uniform(0.5, 1.0)
         elif kind == "drift":
-            cols = rng.choice(f, int(rng.integers(1, 3)), replace=False)
+            cols = rng.choice(f, min(f, int(rng.integers(1, 3))), replace=False)
             length = int(rng.integers(72, 217))
             shape = np.arange(1, length + 1) / length
             amp = rng.uniform(4, 7, cols.size) * rng.choice([-1, 1], cols.size)

@@ -49,6 +49,7 @@ FIT_ONLY = ("smoothing", "spread_floor", "calibration_rows")
 # Fields that change the calibrated thresholds (re-calibrated from the stored validation
 # scores when overridden at detect time).
 THRESHOLD_FIELDS = ("method", "quantile_warning", "quantile_critical", "quantile_scale",
+                    "quantile_tail",
                     "k_warning", "k_critical", "z_min", "z_max", "z_step", "prune_p",
                     "dynamic_buffer", "dynamic_critical_ratio")
 
@@ -67,16 +68,19 @@ class DetectorConfig:
 
     method: str = field(default="dynamic", metadata=_meta(
         "Threshold method calibrated on validation scores", choices=th.METHODS))
-    smoothing: int = field(default=3, metadata=_meta(
+    smoothing: int = field(default=6, metadata=_meta(
         "Span of the causal EWMA of the normalised residuals (0 or 1 = off)", 0, 1000))
     spread_floor: float = field(default=1e-3, metadata=_meta(
         "Smallest residual spread, as a fraction of the column's typical magnitude", 0.0, 0.5))
-    quantile_warning: float = field(default=0.995, metadata=_meta(
+    quantile_warning: float = field(default=0.999, metadata=_meta(
         "quantile method: validation score quantile of the warning level", 0.5, 1.0))
-    quantile_critical: float = field(default=0.9995, metadata=_meta(
+    quantile_critical: float = field(default=0.9999, metadata=_meta(
         "quantile method: validation score quantile of the critical level", 0.5, 1.0))
     quantile_scale: float = field(default=1.0, metadata=_meta(
         "quantile method: factor applied to both quantiles", 0.1, 100.0))
+    quantile_tail: float = field(default=0.05, metadata=_meta(
+        "quantile method: top fraction of validation scores fitted by an exponential tail "
+        "for quantiles above 1 - quantile_tail (0 = empirical quantiles)", 0.0, 0.5))
     k_warning: float = field(default=3.0, metadata=_meta(
         "ksigma method: warning at mean + k * std of validation scores", 0.0, 100.0))
     k_critical: float = field(default=5.0, metadata=_meta(

@@ -6,7 +6,8 @@ scores of the validation rows (see :mod:`mods.anomaly.scorers`) and kept as a JS
 
 ``quantile``
     ``warning = scale * Q(q_warning)``, ``critical = scale * Q(q_critical)`` of the
-    validation scores.
+    validation scores, extreme levels read off an exponential tail fitted to the top 5 %
+    (:func:`tail_quantile`).
 ``ksigma``
     ``mean + k * std`` of the validation scores (``k = 3`` warning, ``k = 5`` critical).
 ``dynamic``
@@ -128,26 +129,44 @@ def find_epsilon(errors, z_values=None, buffer=3, max_sequences=5, max_fraction=
     mean, std = float(e.mean()), float(e.std())
     if not std > 0:
         return mean, float(zs.max())
+    zs = np.sort(zs)
+    z_top = float(zs[-1])
+    eps = mean + zs * std
     srt = np.sort(e)
+    kept = np.searchsorted(srt, eps, side="left")  # points < eps, for every z at once
+    live = (kept > 0) & (kept < e.size)
+    if not live.any():
+        return mean + z_top * std, z_top
+    zs, eps, kept = zs[live], eps[live], kept[live]
     c1 = np.concatenate(([0.0], np.cumsum(srt)))
     c2 = np.concatenate(([0.0], np.cumsum(srt * srt)))
-    best_score, best_z = -np.inf, float(zs.max())
-    for z in zs:
-        eps = mean + z * std
-        kept = int(np.searchsorted(srt, eps, side="left"))  # points < eps
-        if kept == e.size or kept == 0:
-            continue
-        above = e >= eps
-        anom = _dilate(above, buffer)
-        n_anom = int(anom.sum())
-        starts, ends = runs(anom)
-        n_seq = int((ends > starts).sum())
-        p_mean = c1[kept] / kept
-        p_std = math.sqrt(max(c2[kept] / kept - p_mean * p_mean, 0.0))
-        d_mean = (mean - p_mean) / mean if mean != 0 else 0.0
-        score = (d_mean + (std - p_std) / std) / (n_anom + n_seq ** 2)
-        if score >= best_score and n_seq <= max_sequences and n_anom < e.size * max_fraction:
-            best_score, best_z = score, float(z)
+    p_mean = c1[kept] / kept
+    p_std = np.sqrt(np.maximum(c2[kept] / kept - p_mean * p_mean, 0.0))
+    # Anomalous points (exceedances widened by the buffer) and their runs, all z at once.
+    above = e[None, :] >= eps[:, None]
+    k = int(buffer) - 1
+    if k > 0:
+        c = np.concatenate((np.zeros((zs.size, 1), dtype=np.int64),
+                            np.cumsum(above, axis=1)), axis=1)
+        idx = np.arange(e.size)
+        anom = (c[:, np.minimum(idx + k + 1, e.size)] - c[:, np.maximum(idx - k, 0)]) > 0
+    else:
+        anom = above
+    n_anom = anom.sum(axis=1)
+    edges = np.diff(np.concatenate((np.zeros((zs.size, 1), dtype=np.int8),
+                                    anom.astype(np.int8),
+                                    np.zeros((zs.size, 1), dtype=np.int8)), axis=1), axis=1)
+    n_runs = (edges == 1).sum(axis=1)
+    singles = ((edges[:, :-1] == 1) & (edges[:, 1:] == -1)).sum(axis=1)  # runs of length 1
+    n_seq = n_runs - singles
+    d_mean = (mean - p_mean) / mean if mean != 0 else np.zeros_like(p_mean)
+    score = (d_mean + (std - p_std) / std) / (n_anom + n_seq ** 2)
+    ok = (n_seq <= max_sequences) & (n_anom < e.size * max_fraction)
+    if not ok.any():
+        return mean + z_top * std, z_top
+    score = np.where(ok, score, -np.inf)
+    best = int(np.flatnonzero(score == score.max())[-1])  # ties: the larger z
+    best_z = float(zs[best])
     return mean + best_z * std, best_z
 
 
@@ -233,21 +252,50 @@ def hundman_anomalies(errors, z_values=None, buffer=3, p=0.13, max_sequences=5,
 
 
 # ---------------------------------------------------------------------------- calibration
-def quantile_thresholds(scores, quantile_warning=0.995, quantile_critical=0.9995,
-                        quantile_scale=1.0):
-    """``scale * Q(q)`` of the validation scores for the warning and critical levels."""
+def tail_quantile(scores, q, tail=0.05):
+    """Quantile ``q`` of ``scores``, extrapolated by an exponential tail beyond ``1 - tail``.
+
+    Up to level ``1 - tail`` this is the empirical quantile.  Above it, the excesses over
+    ``u = Q(1 - tail)`` are modelled as exponential (peaks over threshold, as in SPOT,
+    Siffer et al., KDD 2017, with the shape fixed at 0 for stability) with mean ``beta``, so
+    ``Q(q) = u + beta * log(tail / (1 - q))``.  The estimate uses the whole top ``tail`` of
+    the scores instead of the few largest ones: on a few thousand autocorrelated validation
+    rows the empirical 0.999 quantile is the third largest score, and varies a lot from one
+    validation period to the next.  ``tail = 0`` gives the plain empirical quantile.
+    """
+    s = _finite(scores)
+    if not 0 < q <= 1:
+        raise fail(ConfigError, "quantile level must be in (0, 1], got %r" % (q,))
+    if not 0 <= tail < 1:
+        raise fail(ConfigError, "quantile_tail must be in [0, 1), got %r" % (tail,))
+    if tail == 0 or q <= 1 - tail or q == 1:
+        return float(np.quantile(s, q))
+    u = float(np.quantile(s, 1 - tail))
+    excess = s[s > u] - u
+    if excess.size == 0:
+        return u
+    return u + float(excess.mean()) * math.log(tail / (1.0 - q))
+
+
+def quantile_thresholds(scores, quantile_warning=0.999, quantile_critical=0.9999,
+                        quantile_scale=1.0, quantile_tail=0.05):
+    """``scale * Q(q)`` of the validation scores for the warning and critical levels.
+
+    Quantiles above ``1 - quantile_tail`` come from the exponential tail fitted by
+    :func:`tail_quantile` (``quantile_tail = 0``: empirical quantiles).
+    """
     if not 0 < quantile_warning < quantile_critical <= 1:
         raise fail(ConfigError, "need 0 < quantile_warning < quantile_critical <= 1, got "
                    "%r and %r" % (quantile_warning, quantile_critical))
     if not quantile_scale > 0:
         raise fail(ConfigError, "quantile_scale must be > 0, got %r" % (quantile_scale,))
-    s = _finite(scores)
-    qw, qc = np.quantile(s, [quantile_warning, quantile_critical])
+    qw = tail_quantile(scores, quantile_warning, quantile_tail)
+    qc = tail_quantile(scores, quantile_critical, quantile_tail)
     w, c = _ordered(quantile_scale * qw, quantile_scale * qc)
     return {"method": "quantile", "warning": w, "critical": c,
             "quantile_warning": float(quantile_warning),
             "quantile_critical": float(quantile_critical),
-            "quantile_scale": float(quantile_scale)}
+            "quantile_scale": float(quantile_scale), "quantile_tail": float(quantile_tail)}
 
 
 def ksigma_thresholds(scores, k_warning=3.0, k_critical=5.0):

@@ -7,6 +7,9 @@ Index conventions (``Y`` the series in original units, ``n`` rows):
   row ``s + offset`` of ``Y``.
 * a forecast *origin* ``i`` is the last row of ``Y`` the model has seen; its window holds the
   transformed rows ending at ``Y`` row ``i``; it forecasts rows ``i+1 .. i+k``.
+* with ``model_delta`` the target of step ``j`` is the *cumulative* change ``Y[i+j] - Y[i]``
+  (scaled like the one-step differences), so that the training loss weighs the error of the
+  level at every horizon step, not only of the successive differences.
 """
 
 import numpy as np
@@ -66,6 +69,19 @@ class Transform:
             raw = self.scaler.transform(raw)
         return np.ascontiguousarray(raw, dtype=np.float32)
 
+    def targets(self, values, origins, steps_ahead):
+        """Model-space targets of ``origins`` for steps ``1..k`` -> ``(m, k, f)`` float32."""
+        values = np.asarray(values, dtype=np.float64)
+        origins = np.asarray(origins)
+        idx = origins[:, None] + np.arange(1, steps_ahead + 1)[None, :]
+        out = values[idx]
+        if self.model_delta:
+            out = out - values[origins][:, None, :]
+        m, k, f = out.shape
+        if self.scaler is not None:
+            out = self.scaler.transform(out.reshape(m * k, f)).reshape(m, k, f)
+        return np.ascontiguousarray(out, dtype=np.float32)
+
     def inverse(self, values, origins, forecasts):
         """Model-space forecasts ``(m, k, f)`` -> original units.
 
@@ -76,7 +92,8 @@ class Transform:
         origins : ndarray of int (m,)
             Row of ``values`` each forecast starts from.
         forecasts : ndarray (m, k, f)
-            Model outputs for rows ``origin+1 .. origin+k``.
+            Model outputs for rows ``origin+1 .. origin+k`` (cumulative changes with
+            ``model_delta``).
         """
         m, k, f = forecasts.shape
         out = np.asarray(forecasts, dtype=np.float64).reshape(m * k, f)
@@ -85,7 +102,7 @@ class Transform:
         out = out.reshape(m, k, f)
         if self.model_delta:
             base = np.asarray(values, dtype=np.float64)[origins]
-            out = base[:, None, :] + np.cumsum(out, axis=1)
+            out = base[:, None, :] + out
         return out
 
 
@@ -107,9 +124,3 @@ def origin_windows(series, origins, sequence_len, offset):
     """Windows ending at Y rows ``origins`` (model-space ``series``) -> ``(m, L, f)``."""
     all_w = windows(series, sequence_len)
     return all_w[np.asarray(origins) - offset - sequence_len + 1]
-
-
-def targets(series, origins, steps_ahead, offset):
-    """Model-space targets of ``origins``: rows ``origin+1 .. origin+k`` -> ``(m, k, f)``."""
-    idx = np.asarray(origins)[:, None] - offset + np.arange(1, steps_ahead + 1)[None, :]
-    return series[idx]

@@ -151,9 +151,9 @@ class Forecaster:
         train_o = np.arange(first, split.train_end - k)
         val_o = np.arange(max(first, split.train_end - 1), split.val_end - k)
         x_train = W.origin_windows(series, train_o, L, offset)
-        y_train = W.targets(series, train_o, k, offset)
+        y_train = transform.targets(values, train_o, k)
         x_val = W.origin_windows(series, val_o, L, offset)
-        y_val = W.targets(series, val_o, k, offset)
+        y_val = transform.targets(values, val_o, k)
 
         training.seed_everything(params.seed)
         model = registry.build_model(params.model_type, (L, values.shape[1]), k,

@@ -23,7 +23,7 @@ class Params:
     HTTP API document and check the same things.
     """
 
-    model_type: str = field(default="LSTM", metadata=_meta(
+    model_type: str = field(default="MLP", metadata=_meta(
         "Keras architecture (see the model types table)"))
     sequence_len: int = field(default=12, metadata=_meta(
         "Number of past rows the model sees for one forecast", 2, 2000))
