@@ -34,7 +34,7 @@ def get_metadata():
 
 def warm():
     """Load the default model into this worker's cache (no error if it is missing)."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     try:
         workflow.get_model(None)
     except ModsError as exc:

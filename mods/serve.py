@@ -188,8 +188,10 @@ def _alias_routes(app):
     handlers = {}
     for sub in _subapps(app):
         for route in sub.router.routes():
-            info = route.resource.canonical if route.resource else ""
-            handlers[(route.method, info)] = route.handler
+            # sub-application routes carry their prefix (/v2, or base-path/v2)
+            path = route.resource.canonical if route.resource else ""
+            tail = path[path.find("/models/"):] if "/models/" in path else path
+            handlers[(route.method, tail)] = route.handler
     predict = handlers.get(("POST", "/models/%s/predict/" % MODEL))
     train = handlers.get(("POST", "/models/%s/train/" % MODEL))
     if predict is None or train is None:
@@ -225,7 +227,7 @@ async def build_app(conf):
 def main(argv=None):
     """Console script ``mods-serve``: same options as ``deepaas-run``."""
     argv = list(sys.argv if argv is None else ["mods-serve"] + list(argv))
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("DEEPAAS_V2_MODEL", MODEL)
     conf = _register_options()
     if not any(a.startswith("--client-max-size") for a in argv):

@@ -29,7 +29,7 @@ import time
 import numpy as np
 
 from mods.anomaly.alerts import merge_runs
-from mods.anomaly.scorers import rolling_zscore_baseline, rolling_zscore  # noqa: F401
+from mods.anomaly.scorers import rolling_zscore_baseline
 
 INCIDENT_KINDS = ("spike", "level_shift", "outage", "drift", "single_column")
 
@@ -188,13 +188,18 @@ def evaluate(spans, incidents, n_steps, tolerance=6):
             "median_delay": float(np.median(delays)) if delays else float("nan")}
 
 
-def benchmark(methods=("dynamic", "quantile", "ksigma"), seeds=range(5), overrides=None,
+DEFAULT_RUNS = ("quantile", "ksigma", "dynamic",
+                ("dynamic+window", {"method": "dynamic", "dynamic_window": 2016}))
+
+
+def benchmark(methods=DEFAULT_RUNS, seeds=range(5), overrides=None,
               baseline_k=4.0, merge_gap=3, **synthetic):
     """Run the detector (each threshold method) and the baseline on synthetic data.
 
     Parameters
     ----------
-    methods : sequence of str
+    methods : sequence of str or (label, dict)
+        Threshold methods, or ``(label, options)`` pairs of detector options.
     seeds : iterable of int
     overrides : dict, optional
         Extra :class:`~mods.anomaly.detector.DetectorConfig` options for every method.
@@ -214,13 +219,15 @@ def benchmark(methods=("dynamic", "quantile", "ksigma"), seeds=range(5), overrid
     from mods.anomaly.detector import Detector, DetectorConfig
 
     results = {}
-    names = list(methods) + ["rolling_zscore_baseline"]
+    runs_ = [(m, {"method": m}) if isinstance(m, str) else (m[0], dict(m[1])) for m in methods]
+    baseline = "rolling_zscore_baseline(k=%g)" % baseline_k
+    names = [label for label, _ in runs_] + [baseline]
     per = {name: [] for name in names}
     for seed in seeds:
         data = synthetic_series(seed=seed, **synthetic)
         n = data["actual"].shape[0]
-        for method in methods:
-            cfg = DetectorConfig.from_dict(dict(overrides or {}, method=method))
+        for method, options in runs_:
+            cfg = DetectorConfig.from_dict(dict(overrides or {}, **options))
             det = Detector(cfg).fit(data["val_actual"], data["val_forecast"])
             t0 = time.perf_counter()
             found = det.detect(data["actual"], data["forecast"])
@@ -234,7 +241,7 @@ def benchmark(methods=("dynamic", "quantile", "ksigma"), seeds=range(5), overrid
         starts, ends = merge_runs(flags, merge_gap)
         res = evaluate(list(zip(starts, ends)), data["incidents"], n)
         res["detect_seconds"] = float("nan")
-        per["rolling_zscore_baseline"].append(res)
+        per[baseline].append(res)
     for name in names:
         rows = per[name]
         kinds = sorted({k for r in rows for k in r["recall_by_kind"]})
@@ -254,11 +261,11 @@ def benchmark(methods=("dynamic", "quantile", "ksigma"), seeds=range(5), overrid
 def format_results(results):
     """The :func:`benchmark` results as a text table."""
     kinds = INCIDENT_KINDS
-    head = "%-24s %7s %7s %9s %9s %6s  " % ("method", "recall", "min", "FA/1000", "maxFA",
+    head = "%-30s %7s %7s %9s %9s %6s  " % ("method", "recall", "min", "FA/1000", "maxFA",
                                              "delay") + " ".join("%6s" % k[:6] for k in kinds)
     lines = [head, "-" * len(head)]
     for name, r in results.items():
-        lines.append("%-24s %7.3f %7.3f %9.3f %9.3f %6.1f  " % (
+        lines.append("%-30s %7.3f %7.3f %9.3f %9.3f %6.1f  " % (
             name, r["recall"], r["min_recall"], r["false_per_1000"], r["max_false_per_1000"],
             r["median_delay"]) + " ".join("%6.2f" % r["recall_by_kind"].get(k, np.nan)
                                            for k in kinds))
@@ -272,8 +279,11 @@ if __name__ == "__main__":  # pragma: no cover - manual self-check
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--columns", type=int, default=10)
     parser.add_argument("--df", type=float, default=4.0)
+    parser.add_argument("--rows", type=int, default=30000, help="test rows per seed")
     parser.add_argument("--smoothing", type=int, default=None)
+    parser.add_argument("--baseline-k", type=float, default=4.0)
     args = parser.parse_args()
     extra = {} if args.smoothing is None else {"smoothing": args.smoothing}
     print(format_results(benchmark(seeds=range(args.seeds), n_columns=args.columns,
-                                   df=args.df, overrides=extra)))
+                                   df=args.df, n_test=args.rows, overrides=extra,
+                                   baseline_k=args.baseline_k)))

@@ -7,9 +7,25 @@ rows and turns any later residuals into
 
 * a **signed normalised residual** per column, ``(r - centre) / spread`` with a robust centre
   (median) and spread (MAD x 1.4826, floored), which keeps the direction of the deviation;
-* a **column score**, its absolute value, optionally smoothed by a causal EWMA (the telemanom
-  recipe: smoothing rewards sustained errors and damps the isolated noisy ones);
+* a **column score**: its absolute value, optionally smoothed by a causal EWMA (the telemanom
+  recipe: smoothing rewards sustained errors and damps the isolated noisy ones), then
+  expressed as a *surprise* relative to the column's own validation scores (see below);
 * a **step score**, the maximum of the column scores of the row.
+
+Why the surprise: counters differ in the shape of their errors, not only in their scale.
+On MODS-like data a distinct-count column with normal bursts has a validation 99th
+percentile near 15 robust standard deviations where a connection counter has 6; after the
+MAD normalisation alone, the bursty column's *normal* errors would dominate the maximum over
+columns and hide every incident of the others.  So each column's smoothed score ``z`` is
+mapped to ``-log P(validation score >= z)``, estimated with the empirical 90th percentile
+``u`` of the column and an exponential tail above it (scale ``beta`` from the median excess
+over ``u``, robust to a few incidents in the validation rows)::
+
+    surprise(z) = L * z / u                 for z < u        (L = -log 0.1 = 2.3)
+    surprise(z) = L + (z - u) / beta        for z >= u
+
+continuous and increasing; columns are then comparable (nats of surprise) whatever their
+tails.  ``column_tail=0`` keeps the plain ``z``.
 
 Why the maximum over columns: an incident often touches a single counter (one interface,
 one link); a mean or a median over the columns would dilute it by the number of columns.  The
@@ -29,6 +45,7 @@ from mods.errors import ConfigError, DataError, fail
 MAD_TO_STD = 1.4826  # MAD of a normal distribution x 1.4826 = its standard deviation
 MEAN_AD_TO_STD = 1.2533  # mean absolute deviation of a normal x 1.2533 = its standard deviation
 ABS_SPREAD_FLOOR = 1e-12
+MIN_TAIL_SCALE = 0.25  # smallest exponential tail scale, in robust standard deviations
 
 
 def as_2d(values, name="values"):
@@ -140,6 +157,9 @@ class ResidualScorer:
         magnitude (median absolute actual value, or of the residuals when no actual values
         are given), so that a constant column whose forecast is perfect on the validation
         rows does not give infinite scores for a tiny later change.
+    column_tail : float, default 0.1
+        Fraction of each column's fitting scores above which its tail is modelled as
+        exponential for the surprise (module docstring); ``0`` turns the surprise off.
 
     Attributes
     ----------
@@ -151,23 +171,28 @@ class ResidualScorer:
     level_ : ndarray, shape (f,)
         Mean absolute normalised residual on the fitting rows: the long-run value of the
         EWMA, used as its state before the first row (and for missing values).
+    tail_start_, tail_scale_ : ndarray, shape (f,)
+        ``u`` and ``beta`` of the surprise of each column.
 
     Examples
     --------
     >>> rng = np.random.default_rng(0)
-    >>> scorer = ResidualScorer(smoothing=3).fit(rng.normal(size=(500, 2)))
+    >>> scorer = ResidualScorer(column_tail=0).fit(rng.normal(size=(500, 2)))
     >>> scorer.column_scores(np.array([[0.1, 8.0]])).round(1)
-    array([[0.8, 5.8]])
+    array([[0.2, 8.8]])
     """
 
-    def __init__(self, smoothing=1, spread_floor=1e-3):
+    def __init__(self, smoothing=1, spread_floor=1e-3, column_tail=0.1):
         self.smoothing = check_smoothing(smoothing)
-        if isinstance(spread_floor, bool) or not isinstance(spread_floor, (int, float)) \
-                or not 0 <= spread_floor < 1:
-            raise fail(ConfigError, "spread_floor must be a number in [0, 1), got %r"
-                       % (spread_floor,))
+        for name, value in (("spread_floor", spread_floor), ("column_tail", column_tail)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                    or not 0 <= value < 1:
+                raise fail(ConfigError, "%s must be a number in [0, 1), got %r"
+                           % (name, value))
         self.spread_floor = float(spread_floor)
+        self.column_tail = float(column_tail)
         self.centre_ = self.spread_ = self.level_ = None
+        self.tail_start_ = self.tail_scale_ = None
 
     # ------------------------------------------------------------------ fitting
     def fit(self, residuals, actual=None):
@@ -219,7 +244,22 @@ class ResidualScorer:
         self.spread_ = np.maximum(spread, floor)
         z = np.abs(r - centre) / self.spread_
         self.level_ = np.nan_to_num(np.nanmean(z, axis=0), nan=0.0)
+        self._fit_tails(self.smooth(z))
         return self
+
+    def _fit_tails(self, smoothed):
+        f = smoothed.shape[1]
+        start = np.zeros(f)
+        scale = np.full(f, MIN_TAIL_SCALE)
+        if self.column_tail > 0:
+            for j in range(f):
+                v = smoothed[:, j]
+                v = v[np.isfinite(v)]
+                start[j] = np.quantile(v, 1.0 - self.column_tail)
+                excess = v[v > start[j]] - start[j]
+                if excess.size:
+                    scale[j] = max(float(np.median(excess)) / math.log(2.0), MIN_TAIL_SCALE)
+        self.tail_start_, self.tail_scale_ = start, scale
 
     def _check_fitted(self):
         if self.centre_ is None:
@@ -284,10 +324,37 @@ class ResidualScorer:
         out[nan] = np.nan
         return out
 
+    def surprise(self, z):
+        """Map smoothed normalised scores ``z`` (n, f) to each column's surprise (NaN kept).
+
+        Identity when ``column_tail`` is 0.  See the module docstring for the formula.
+        """
+        z = np.asarray(z, dtype=float)
+        if self.column_tail <= 0:
+            return z.copy()
+        lead = -math.log(self.column_tail)
+        u, beta = self.tail_start_, self.tail_scale_
+        with np.errstate(divide="ignore", invalid="ignore"):
+            body = np.where(u > 0, lead * z / np.where(u > 0, u, 1.0), lead)
+            return np.where(z < u, body, lead + (z - u) / beta)
+
+    def inverse_surprise(self, s):
+        """The smoothed normalised score ``z`` whose surprise is ``s`` (broadcast over columns).
+
+        ``s`` may be a scalar or an array broadcastable to ``(n, f)``; used for the expected
+        band (the residual at which a column reaches a threshold).
+        """
+        s = np.asarray(s, dtype=float)
+        if self.column_tail <= 0:
+            return s * np.ones(self.n_columns)
+        lead = -math.log(self.column_tail)
+        u, beta = self.tail_start_, self.tail_scale_
+        return np.where(s < lead, u * s / lead, u + (s - lead) * beta)
+
     def column_scores(self, residuals):
-        """Per-column scores (n, f): EWMA-smoothed ``|r - centre| / spread`` (NaN kept)."""
+        """Per-column scores (n, f): surprise of the EWMA-smoothed ``|r - centre| / spread``."""
         abs_z, _ = self.raw(residuals)
-        return self.smooth(abs_z)
+        return self.surprise(self.smooth(abs_z))
 
     def step_scores(self, residuals):
         """Per-row scores (n,): maximum column score (NaN where every column is NaN)."""
@@ -298,22 +365,30 @@ class ResidualScorer:
         """JSON-able state (plain floats and lists)."""
         self._check_fitted()
         return {"smoothing": self.smoothing, "spread_floor": self.spread_floor,
+                "column_tail": self.column_tail,
                 "centre": [float(v) for v in self.centre_],
                 "spread": [float(v) for v in self.spread_],
-                "level": [float(v) for v in self.level_]}
+                "level": [float(v) for v in self.level_],
+                "tail_start": [float(v) for v in self.tail_start_],
+                "tail_scale": [float(v) for v in self.tail_scale_]}
 
     @classmethod
     def from_dict(cls, data):
         """Rebuild a fitted scorer from :meth:`to_dict` output."""
         try:
-            scorer = cls(smoothing=data["smoothing"], spread_floor=data["spread_floor"])
+            scorer = cls(smoothing=data["smoothing"], spread_floor=data["spread_floor"],
+                         column_tail=data["column_tail"])
             scorer.centre_ = np.asarray(data["centre"], dtype=float)
             scorer.spread_ = np.asarray(data["spread"], dtype=float)
             scorer.level_ = np.asarray(data["level"], dtype=float)
+            scorer.tail_start_ = np.asarray(data["tail_start"], dtype=float)
+            scorer.tail_scale_ = np.asarray(data["tail_scale"], dtype=float)
         except (KeyError, TypeError, ValueError) as exc:
             raise fail(ConfigError, "invalid anomaly scorer state: %s" % exc) from None
-        if not (scorer.centre_.shape == scorer.spread_.shape == scorer.level_.shape) \
-                or scorer.centre_.ndim != 1 or (scorer.spread_ <= 0).any():
+        shapes = {a.shape for a in (scorer.centre_, scorer.spread_, scorer.level_,
+                                    scorer.tail_start_, scorer.tail_scale_)}
+        if len(shapes) != 1 or scorer.centre_.ndim != 1 or (scorer.spread_ <= 0).any() \
+                or (scorer.tail_scale_ <= 0).any():
             raise fail(ConfigError, "invalid anomaly scorer state: inconsistent arrays")
         return scorer
 

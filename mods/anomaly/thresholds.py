@@ -6,7 +6,7 @@ scores of the validation rows (see :mod:`mods.anomaly.scorers`) and kept as a JS
 
 ``quantile``
     ``warning = scale * Q(q_warning)``, ``critical = scale * Q(q_critical)`` of the
-    validation scores, extreme levels read off an exponential tail fitted to the top 5 %
+    validation scores, extreme levels read off an exponential tail fitted to the top 10 %
     (:func:`tail_quantile`).
 ``ksigma``
     ``mean + k * std`` of the validation scores (``k = 3`` warning, ``k = 5`` critical).
@@ -39,6 +39,7 @@ from mods.errors import ConfigError, DataError, fail
 METHODS = ("quantile", "ksigma", "dynamic")
 LEVELS = ("normal", "warning", "critical")
 MIN_THRESHOLD = 1e-9  # thresholds are positive so that scores can be divided by them
+MIN_CRITICAL_RATIO = 1.1  # critical is at least 10 % above warning
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -51,7 +52,7 @@ def _finite(scores, name="scores"):
     return s
 
 
-def _ordered(warning, critical, min_ratio=1.0 + 1e-6):
+def _ordered(warning, critical, min_ratio=MIN_CRITICAL_RATIO):
     """Positive warning, critical strictly above it."""
     warning = max(float(warning), MIN_THRESHOLD)
     critical = max(float(critical), warning * min_ratio)
@@ -88,6 +89,38 @@ def _dilate(mask, buffer):
 
 
 # ---------------------------------------------------------------------------- Hundman et al.
+def _compress(e, lowest, k):
+    """``e`` with the values below ``lowest`` dropped, keeping at most ``2k+1`` rows
+    (``k`` at the ends) between the remaining ones; the dropped rows become ``-inf``."""
+    k = max(int(k), 0)
+    cand = np.flatnonzero(e >= lowest)
+    if cand.size == 0:
+        return np.full(1, -np.inf)
+    fill = np.minimum(np.diff(cand) - 1, 2 * k + 1)
+    pos = min(int(cand[0]), k) + np.concatenate(([0], np.cumsum(fill + 1)))
+    out = np.full(int(pos[-1]) + 1 + min(e.size - 1 - int(cand[-1]), k), -np.inf)
+    out[pos] = e[cand]
+    return out
+
+
+def _anomaly_counts(e, eps, buffer):
+    """For each threshold of ``eps``: anomalous points and sequences (runs longer than one)."""
+    above = e[None, :] >= eps[:, None]
+    k = int(buffer) - 1
+    if k > 0:
+        c = np.concatenate((np.zeros((eps.size, 1), dtype=np.int64),
+                            np.cumsum(above, axis=1)), axis=1)
+        idx = np.arange(e.size)
+        anom = (c[:, np.minimum(idx + k + 1, e.size)] - c[:, np.maximum(idx - k, 0)]) > 0
+    else:
+        anom = above
+    pad = np.zeros((eps.size, 1), dtype=np.int8)
+    edges = np.diff(np.concatenate((pad, anom.astype(np.int8), pad), axis=1), axis=1)
+    n_runs = (edges == 1).sum(axis=1)
+    singles = ((edges[:, :-1] == 1) & (edges[:, 1:] == -1)).sum(axis=1)  # runs of length 1
+    return anom.sum(axis=1), n_runs - singles
+
+
 def find_epsilon(errors, z_values=None, buffer=3, max_sequences=5, max_fraction=0.5):
     """Hundman et al.'s unsupervised threshold ``epsilon = mean + z * std`` of the errors.
 
@@ -142,23 +175,16 @@ def find_epsilon(errors, z_values=None, buffer=3, max_sequences=5, max_fraction=
     c2 = np.concatenate(([0.0], np.cumsum(srt * srt)))
     p_mean = c1[kept] / kept
     p_std = np.sqrt(np.maximum(c2[kept] / kept - p_mean * p_mean, 0.0))
-    # Anomalous points (exceedances widened by the buffer) and their runs, all z at once.
-    above = e[None, :] >= eps[:, None]
-    k = int(buffer) - 1
-    if k > 0:
-        c = np.concatenate((np.zeros((zs.size, 1), dtype=np.int64),
-                            np.cumsum(above, axis=1)), axis=1)
-        idx = np.arange(e.size)
-        anom = (c[:, np.minimum(idx + k + 1, e.size)] - c[:, np.maximum(idx - k, 0)]) > 0
-    else:
-        anom = above
-    n_anom = anom.sum(axis=1)
-    edges = np.diff(np.concatenate((np.zeros((zs.size, 1), dtype=np.int8),
-                                    anom.astype(np.int8),
-                                    np.zeros((zs.size, 1), dtype=np.int8)), axis=1), axis=1)
-    n_runs = (edges == 1).sum(axis=1)
-    singles = ((edges[:, :-1] == 1) & (edges[:, 1:] == -1)).sum(axis=1)  # runs of length 1
-    n_seq = n_runs - singles
+    # Anomalous points (exceedances widened by the buffer) and their runs, many z at once,
+    # on a compressed copy: only the points above the smallest epsilon matter, and a quiet
+    # stretch longer than 2k+1 rows between two of them (k = buffer - 1) can shrink to 2k+1
+    # rows without changing any count (their widened intervals stay apart and whole).
+    comp = _compress(e, eps[0], int(buffer) - 1)
+    chunk = max(1, int(4_000_000 // max(comp.size, 1)))
+    counts = [_anomaly_counts(comp, eps[i:i + chunk], buffer)
+              for i in range(0, eps.size, chunk)]
+    n_anom = np.concatenate([c[0] for c in counts])
+    n_seq = np.concatenate([c[1] for c in counts])
     d_mean = (mean - p_mean) / mean if mean != 0 else np.zeros_like(p_mean)
     score = (d_mean + (std - p_std) / std) / (n_anom + n_seq ** 2)
     ok = (n_seq <= max_sequences) & (n_anom < e.size * max_fraction)
@@ -252,7 +278,7 @@ def hundman_anomalies(errors, z_values=None, buffer=3, p=0.13, max_sequences=5,
 
 
 # ---------------------------------------------------------------------------- calibration
-def tail_quantile(scores, q, tail=0.05):
+def tail_quantile(scores, q, tail=0.1):
     """Quantile ``q`` of ``scores``, extrapolated by an exponential tail beyond ``1 - tail``.
 
     Up to level ``1 - tail`` this is the empirical quantile.  Above it, the excesses over
@@ -278,7 +304,7 @@ def tail_quantile(scores, q, tail=0.05):
 
 
 def quantile_thresholds(scores, quantile_warning=0.999, quantile_critical=0.9999,
-                        quantile_scale=1.0, quantile_tail=0.05):
+                        quantile_scale=1.0, quantile_tail=0.1):
     """``scale * Q(q)`` of the validation scores for the warning and critical levels.
 
     Quantiles above ``1 - quantile_tail`` come from the exponential tail fitted by
@@ -356,7 +382,7 @@ def dynamic_thresholds(scores, z_min=2.5, z_max=12.0, z_step=0.5, prune_p=0.13,
             "dynamic_critical_ratio": float(dynamic_critical_ratio)}
 
 
-def calibrate(scores, method="dynamic", **params):
+def calibrate(scores, method="quantile", min_warning=0.0, **params):
     """Calibrate thresholds with ``method`` on validation step scores.
 
     Parameters
@@ -364,6 +390,9 @@ def calibrate(scores, method="dynamic", **params):
     scores : array_like, shape (n,)
         Validation step scores (NaN ignored).
     method : {"quantile", "ksigma", "dynamic"}
+    min_warning : float, default 0
+        Floor of the warning threshold (a validation period so quiet that the method puts
+        the threshold inside the rounding noise); ``floored`` tells when it applied.
     **params
         Parameters of that method (see :func:`quantile_thresholds`,
         :func:`ksigma_thresholds`, :func:`dynamic_thresholds`); others are ignored.
@@ -371,7 +400,8 @@ def calibrate(scores, method="dynamic", **params):
     Returns
     -------
     dict
-        JSON-able, at least ``method``, ``warning`` and ``critical`` (``critical > warning``).
+        JSON-able, at least ``method``, ``warning`` and ``critical``
+        (``critical >= 1.1 * warning``).
     """
     funcs = {"quantile": quantile_thresholds, "ksigma": ksigma_thresholds,
              "dynamic": dynamic_thresholds}
@@ -380,18 +410,55 @@ def calibrate(scores, method="dynamic", **params):
                    % (method, ", ".join(METHODS)))
     func = funcs[method]
     names = func.__code__.co_varnames[1:func.__code__.co_argcount]
-    return func(scores, **{k: v for k, v in params.items() if k in names})
+    out = func(scores, **{k: v for k, v in params.items() if k in names})
+    out["floored"] = bool(out["warning"] < min_warning)
+    if out["floored"]:
+        out["warning"] = float(min_warning)
+        out["critical"] = max(out["critical"], out["warning"] * MIN_CRITICAL_RATIO)
+    out["min_warning"] = float(min_warning)
+    return out
+
+
+def robust_epsilon(errors, z_values=None, buffer=3, p=0.13, rounds=3):
+    """Hundman et al.'s ``epsilon`` after removing the window's own anomalies.
+
+    :func:`hundman_anomalies` is run, the rows of the sequences it keeps (anomalies standing
+    clear of the rest, after pruning) are removed and the search is repeated on the
+    remainder, at most ``rounds`` times; the last ``epsilon`` is returned.  A past outage in
+    the window therefore does not inflate the mean and standard deviation behind epsilon.
+    A lasting change of the noise level is not an anomaly for long: once it fills half of
+    the window, no ``z`` with fewer than half the points flagged can isolate it, and it
+    becomes the window's norm.
+    """
+    e = np.asarray(errors, dtype=float).ravel()
+    e = e[np.isfinite(e)]
+    eps = float("nan")
+    for _ in range(max(int(rounds), 1)):
+        res = hundman_anomalies(e, z_values, buffer, p)
+        eps = res["epsilon"]
+        if not res["sequences"] or res["mask"].all():
+            break
+        e = e[~res["mask"]]
+        if e.size < 2:
+            break
+    return eps
 
 
 def trailing_dynamic_thresholds(scores, base, window=2016, stride=144, **params):
     """Causal per-row thresholds: the dynamic method re-run on a trailing window.
 
-    Every ``stride`` rows, :func:`dynamic_thresholds` is run on the ``window`` scores
-    *before* the block (only past rows, so the thresholds of row ``t`` depend on rows
-    ``< t``); the rows of the block get ``max(base, that window's threshold)``.  The
-    calibrated thresholds are a floor: a noisy stretch raises the thresholds (fewer alert
-    storms when the model degrades), a quiet one never lowers them below what validation
-    supports.  Blocks with fewer than ``window // 4`` past scores keep the base thresholds.
+    Every ``stride`` rows, :func:`robust_epsilon` (Hundman et al.'s ``epsilon`` once the
+    window's own anomalies are removed) is computed on the past ``window`` scores (rows
+    before the block only, so the thresholds of row ``t`` depend on rows ``< t``).  The rows
+    of the block get ``warning = max(base warning, epsilon)`` and ``critical = max(base
+    critical, ratio * epsilon)``: the calibrated thresholds are a floor, and a lasting rise
+    of the noise (a degraded model, a new traffic regime) raises the thresholds once it
+    fills about half of the window, instead of raising alerts for ever.  Removing the
+    window's anomalies first matters: with a plain trailing epsilon, a past outage hides
+    every smaller incident for a whole window.  (The ``normal_max / (1 - p)`` part of
+    :func:`dynamic_thresholds` is not used on windows: with incidents' sub-threshold tails in
+    the window it ratchets the threshold up block after block.)  Blocks with fewer than
+    ``window // 4`` past scores keep the base thresholds.
 
     Parameters
     ----------
@@ -400,7 +467,8 @@ def trailing_dynamic_thresholds(scores, base, window=2016, stride=144, **params)
         Calibrated thresholds (``warning``, ``critical``).
     window, stride : int
     **params
-        Parameters of :func:`dynamic_thresholds`.
+        ``z_min``, ``z_max``, ``z_step``, ``prune_p``, ``dynamic_buffer``,
+        ``dynamic_critical_ratio`` (as :func:`dynamic_thresholds`).
 
     Returns
     -------
@@ -413,15 +481,20 @@ def trailing_dynamic_thresholds(scores, base, window=2016, stride=144, **params)
     window, stride = int(window), max(int(stride), 1)
     if window <= 0:
         return warning, critical
-    names = dynamic_thresholds.__code__.co_varnames[1:dynamic_thresholds.__code__.co_argcount]
-    params = {k: v for k, v in params.items() if k in names}
+    zs = z_grid(params.get("z_min", 2.5), params.get("z_max", 12.0), params.get("z_step", 0.5))
+    buffer = int(params.get("dynamic_buffer", 3))
+    p = float(params.get("prune_p", 0.13))
+    ratio = float(params.get("dynamic_critical_ratio", 1.5))
+    finite = np.isfinite(s)
     for b in range(0, n, stride):
-        past = s[max(0, b - window):b]
-        if np.isfinite(past).sum() < max(window // 4, 2):
+        lo = max(0, b - window)
+        past = s[lo:b][finite[lo:b]]
+        if past.size < max(window // 4, 2):
             continue
-        th = dynamic_thresholds(past, **params)
-        warning[b:b + stride] = max(warning[b], th["warning"])
-        critical[b:b + stride] = max(critical[b], th["critical"])
+        eps = robust_epsilon(past, zs, buffer, p)
+        if np.isfinite(eps):
+            warning[b:b + stride] = max(warning[b], eps)
+            critical[b:b + stride] = max(critical[b], ratio * eps)
     return warning, critical
 
 

@@ -97,6 +97,9 @@ def save(forecaster, name, models_dir=None, metrics=None):
     fd, tmp = tempfile.mkstemp(prefix=".%s." % path.stem, suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         with tempfile.TemporaryDirectory(prefix="mods-save-") as work:
             model_file = os.path.join(work, "model.keras")
             forecaster.model.save(model_file)

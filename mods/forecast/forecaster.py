@@ -17,7 +17,7 @@ from mods.forecast.params import Params
 
 LOG = logging.getLogger("mods.forecast")
 
-PREDICT_BATCH = 8192
+PREDICT_BATCH = 16384
 
 
 def fingerprint(values, columns):
@@ -106,7 +106,7 @@ class Forecaster:
         offset = 1 if params.model_delta else 0
         n_test = int(n * params.test_fraction)
         n_fit = n - n_test
-        n_val = max(int(n_fit * params.validation_fraction), params.steps_ahead)
+        n_val = max(int(n_fit * params.validation_fraction), params.steps_ahead + 1)
         split = Split(n=n, train_end=n_fit - n_val, val_end=n_fit)
         n_train_windows = split.train_end - params.sequence_len - offset - params.steps_ahead + 1
         need = params.sequence_len + offset + params.steps_ahead
@@ -218,9 +218,9 @@ class Forecaster:
     def _infer(self, x):
         if len(x) == 0:
             return np.zeros((0, self.steps_ahead, len(self.columns)), dtype=np.float32)
-        if len(x) <= PREDICT_BATCH:
-            return np.asarray(self.model(x, training=False))
-        return self.model.predict(x, batch_size=PREDICT_BATCH, verbose=0)
+        parts = [self.model.predict_on_batch(x[i:i + PREDICT_BATCH])
+                 for i in range(0, len(x), PREDICT_BATCH)]
+        return np.concatenate([np.asarray(p) for p in parts], axis=0)
 
     def forecast_origins(self, values, origins):
         """Forecasts ``(m, k, f)`` in original units from rows ``origins`` of ``values``."""
