@@ -65,9 +65,12 @@ def _data_options(parser, required_file=True):
 
 
 def _setup_logging(verbose):
-    level = logging.INFO if verbose else logging.WARNING
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        stream=sys.stderr)
+    """Warnings only; with ``verbose`` also the training progress (``mods.train``)."""
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if verbose:
+        for name in ("mods.train", "mods.forecast", "mods.bundle"):
+            logging.getLogger(name).setLevel(logging.INFO)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 

@@ -6,7 +6,7 @@ command line into exit status 2 with a one-line message.
 
 import logging
 
-LOG = logging.getLogger("mods")
+LOG = logging.getLogger("mods.errors")
 
 
 class ModsError(Exception):
@@ -48,5 +48,5 @@ def fail(exc_class, message, logger=LOG):
     --------
     >>> raise fail(DataError, "file.tsv: no numeric column")  # doctest: +SKIP
     """
-    logger.warning("%s: %s", exc_class.__name__, message)
+    logger.info("%s: %s", exc_class.__name__, message)
     return exc_class(message)

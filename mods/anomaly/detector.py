@@ -93,7 +93,7 @@ class DetectorConfig:
         "Span of the causal EWMA of the normalised residuals (0 or 1 = off)", 0, 1000))
     spread_floor: float = field(default=1e-3, metadata=_meta(
         "Smallest residual spread, as a fraction of the column's typical magnitude", 0.0, 0.5))
-    column_tail: float = field(default=0.1, metadata=_meta(
+    column_tail: float = field(default=0.05, metadata=_meta(
         "Top fraction of each column's validation scores modelled as an exponential tail, "
         "to put columns with heavy-tailed errors on the same scale (0 = off)", 0.0, 0.5))
     min_warning: float = field(default=4.6, metadata=_meta(

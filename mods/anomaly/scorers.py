@@ -13,15 +13,17 @@ rows and turns any later residuals into
 * a **step score**, the maximum of the column scores of the row.
 
 Why the surprise: counters differ in the shape of their errors, not only in their scale.
-On MODS-like data a distinct-count column with normal bursts has a validation 99th
-percentile near 15 robust standard deviations where a connection counter has 6; after the
-MAD normalisation alone, the bursty column's *normal* errors would dominate the maximum over
-columns and hide every incident of the others.  So each column's smoothed score ``z`` is
-mapped to ``-log P(validation score >= z)``, estimated with the empirical 90th percentile
-``u`` of the column and an exponential tail above it (scale ``beta`` from the median excess
-over ``u``, robust to a few incidents in the validation rows)::
+On MODS-like data (:mod:`mods.dataset.generate` and an MLP forecaster) a distinct-count
+column with normal bursts has a validation 99th percentile of 13-19 robust standard
+deviations where a connection counter has 6-7; after the MAD normalisation alone, the bursty
+column's *normal* errors dominate the maximum over columns and hide the incidents of the
+others (incident recall 0.23 against 0.63 with the surprise, at the same false alert rate).
+So each column's smoothed score ``z`` is mapped to ``-log P(validation score >= z)``,
+estimated with the column's empirical ``1 - column_tail`` quantile ``u`` (the 95th percentile
+by default) and an exponential tail above it (scale ``beta`` from the median excess over
+``u``, robust to a few incidents in the validation rows)::
 
-    surprise(z) = L * z / u                 for z < u        (L = -log 0.1 = 2.3)
+    surprise(z) = L * z / u                 for z < u        (L = -log column_tail)
     surprise(z) = L + (z - u) / beta        for z >= u
 
 continuous and increasing; columns are then comparable (nats of surprise) whatever their
@@ -157,7 +159,7 @@ class ResidualScorer:
         magnitude (median absolute actual value, or of the residuals when no actual values
         are given), so that a constant column whose forecast is perfect on the validation
         rows does not give infinite scores for a tiny later change.
-    column_tail : float, default 0.1
+    column_tail : float, default 0.05
         Fraction of each column's fitting scores above which its tail is modelled as
         exponential for the surprise (module docstring); ``0`` turns the surprise off.
 
@@ -182,7 +184,7 @@ class ResidualScorer:
     array([[0.2, 8.8]])
     """
 
-    def __init__(self, smoothing=1, spread_floor=1e-3, column_tail=0.1):
+    def __init__(self, smoothing=1, spread_floor=1e-3, column_tail=0.05):
         self.smoothing = check_smoothing(smoothing)
         for name, value in (("spread_floor", spread_floor), ("column_tail", column_tail)):
             if isinstance(value, bool) or not isinstance(value, (int, float)) \

@@ -211,3 +211,15 @@ def test_detect_is_fast():
         det.detect(actual, fc)
         best = min(best, time.perf_counter() - t0)
     assert best < 0.5, best
+
+
+def test_band_edge_is_the_sustained_warning_level(data, detector):
+    fc = data["val_forecast"][-300:]
+    found = detector.detect(fc, fc)
+    col = 2
+    actual = fc.copy()
+    actual[:, col] = found.band_high[:, col]  # sit on the upper edge for good
+    edge = detector.detect(actual, fc)
+    assert edge.column_scores[-1, col] == pytest.approx(0.5, abs=1e-6)
+    actual[:, col] = found.band_low[:, col]
+    assert detector.detect(actual, fc).column_scores[-1, col] == pytest.approx(0.5, abs=1e-6)

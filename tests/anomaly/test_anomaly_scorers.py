@@ -148,3 +148,24 @@ def test_rolling_zscore_baseline_flags_a_spike():
         rolling_zscore_baseline(x, k=0)
     with pytest.raises(ConfigError):
         rolling_zscore_baseline(x, window=1)
+
+
+def test_surprise_puts_heavy_tailed_columns_on_the_same_scale():
+    rng = np.random.default_rng(6)
+    n = 4000
+    light = rng.normal(size=n)
+    heavy = rng.normal(size=n)
+    bursts = rng.random(n) < 0.03
+    heavy[bursts] += rng.exponential(12.0, bursts.sum())  # normal bursts: heavy tail
+    scorer = ResidualScorer(column_tail=0.05).fit(np.column_stack([light, heavy]))
+    plain = ResidualScorer(column_tail=0).fit(np.column_stack([light, heavy]))
+    test = np.array([[6.0, 0.0], [0.0, 12.0]])  # 6 sigma on the light column, a burst
+    s = scorer.column_scores(test)
+    p = plain.column_scores(test)
+    assert p[1, 1] > p[0, 0]  # without the surprise the normal burst looks worse
+    assert s[0, 0] > s[1, 1]  # with it, the light column's deviation stands out
+    z = np.linspace(0, 30, 301)[:, None] * np.ones(2)
+    sz = scorer.surprise(z)
+    assert (np.diff(sz, axis=0) > 0).all()  # continuous and increasing
+    np.testing.assert_allclose(scorer.inverse_surprise(sz), z, atol=1e-9)
+    np.testing.assert_array_equal(plain.surprise(z), z)

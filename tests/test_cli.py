@@ -1,0 +1,121 @@
+"""The console scripts end to end, as a user runs them (real processes)."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import write_tsv
+
+BIN = Path(sys.executable).parent
+pytestmark = pytest.mark.slow
+
+
+def run(tool, *args, models):
+    env = dict(os.environ, MODS_MODELS_DIR=str(models), TF_CPP_MIN_LOG_LEVEL="3")
+    exe = BIN / tool
+    return subprocess.run([str(exe), *map(str, args)], capture_output=True, text=True,
+                          env=env, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cli")
+    models = root / "models"
+    data = write_tsv(root / "train.tsv", n_rows=400, seed=2)
+    res = run("mods-train", "--data", data, "--model-name", "cli", "--num-epochs", 2,
+              "--blocks", 8, "--steps-ahead", 2, "--json", "-q", models=models)
+    assert res.returncode == 0, res.stderr
+    return root, models, data, json.loads(res.stdout)
+
+
+def test_train_reports_metrics(trained):
+    _, models, _, report = trained
+    assert (models / "cli.zip").is_file()
+    assert report["epochs_run"] == 2 and report["model_type"] == "MLP"
+    for key in ("model", "naive", "seasonal_naive"):
+        assert key in report["metrics"]
+
+
+def test_predict_writes_tsv(trained, tmp_path):
+    root, models, data, _ = trained
+    out = tmp_path / "out.tsv"
+    res = run("mods-predict", "--model-name", "cli", "--file", data, "--output", out,
+              models=models)
+    assert res.returncode == 0, res.stderr
+    lines = out.read_text().splitlines()
+    header = lines[0].split("\t")
+    assert header[:3] == ["window_start", "score", "level"]
+    assert header[3:6] == ["conn_in", "conn_in_forecast", "conn_in_score"]
+    assert len(lines) == 401
+    first = lines[1].split("\t")
+    assert first[header.index("conn_in_forecast")] == ""  # too early to be forecast
+    last = lines[-1].split("\t")
+    assert float(last[header.index("conn_in_forecast")]) > 0
+
+
+def test_predict_json_and_plot(trained, tmp_path):
+    root, models, data, _ = trained
+    res = run("mods-predict", "--model-name", "cli", "--file", data, models=models)
+    doc = json.loads(res.stdout)
+    assert doc["steps_ahead"] == 2 and len(doc["next"]["values"]["conn_in"]) == 2
+    assert len(doc["next"]["times"]) == 2
+    png = tmp_path / "p.png"
+    res = run("mods-predict", "--model-name", "cli", "--file", data, "--plot", png,
+              models=models)
+    assert res.returncode == 0, res.stderr
+    assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_test_json_has_baselines(trained):
+    _, models, data, _ = trained
+    res = run("mods-test", "--model-name", "cli", "--file", data, "--json", models=models)
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(res.stdout)
+    for key in ("model", "naive", "seasonal_naive"):
+        assert {"mae", "smape", "rmse", "r2", "cosine", "per_column"} <= set(doc[key])
+
+
+def test_detect_prints_json_lines(trained, tmp_path):
+    _, models, _, _ = trained
+    data = write_tsv(tmp_path / "inc.tsv", n_rows=1500, seed=4, incidents="default")
+    res = run("mods-detect", "--model-name", "cli", "--file", data, models=models)
+    assert res.returncode == 0, res.stderr
+    events = [json.loads(line) for line in res.stdout.splitlines()]
+    assert events and all({"start", "end", "level", "peak_score"} <= set(e) for e in events)
+
+
+@pytest.mark.parametrize("tool,args,needle", [
+    ("mods-predict", ["--model-name", "nope", "--file", "{data}"], "unknown model_name"),
+    ("mods-predict", ["--model-name", "../x", "--file", "{data}"], "invalid model name"),
+    ("mods-predict", ["--model-name", "cli", "--file", "{empty}"], "empty"),
+    ("mods-predict", ["--model-name", "cli", "--file", "{missing}"], "missing.tsv"),
+    ("mods-train", ["--data", "{data}", "--model-name", "x", "--model-type", "Foo"],
+     "invalid choice"),
+    ("mods-train", ["--data", "{data}", "--model-name", "x", "--dropout-rate", "2"],
+     "out of range"),
+    ("mods-train", ["--data", "{data}", "--model-name", "../evil"], "invalid model name"),
+    ("mods-test", ["--model-name", "cli", "--file", "{data}", "--columns", "nope"],
+     "unknown column"),
+])
+def test_bad_input_exits_2_with_one_line(trained, tmp_path, tool, args, needle):
+    _, models, data, _ = trained
+    (tmp_path / "empty.tsv").write_bytes(b"")
+    subs = {"data": data, "empty": tmp_path / "empty.tsv", "missing": tmp_path / "missing.tsv"}
+    res = run(tool, *[a.format(**subs) for a in args], models=models)
+    assert res.returncode == 2
+    err = res.stderr.strip().splitlines()
+    assert len(err) == 1 and needle in err[0], res.stderr
+    assert "Traceback" not in res.stderr
+
+
+def test_help_documents_every_option():
+    res = subprocess.run([str(BIN / "mods-train"), "--help"], capture_output=True, text=True)
+    for opt in ("--model-type", "--sequence-len", "--steps-ahead", "--num-epochs",
+                "--epochs-patience", "--blocks", "--stacked-blocks", "--dropout-rate",
+                "--batch-normalization", "--batch-size", "--learning-rate", "--model-delta",
+                "--no-model-delta", "--seed", "--columns", "--time-column", "--test-fraction"):
+        assert opt in res.stdout
