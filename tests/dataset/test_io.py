@@ -118,7 +118,7 @@ ERROR_CASES = {
 
 @pytest.mark.parametrize("data,kwargs,expected", ERROR_CASES.values(), ids=ERROR_CASES.keys())
 def test_errors(data, kwargs, expected, caplog):
-    with caplog.at_level(logging.WARNING, logger="mods"):
+    with caplog.at_level(logging.INFO, logger="mods"):
         with pytest.raises(DataError) as info:
             read_table(data, name="x.tsv", **kwargs)
     message = str(info.value)
@@ -306,7 +306,7 @@ def test_numeric_time_named_column_is_a_feature_not_the_time():
 def test_duplicate_timestamps_keep_the_last(caplog):
     data = tsv("window_start\tv", [TIMES[0], 1], [TIMES[1], 2], [TIMES[1], 20],
                [TIMES[2], 3], [TIMES[1], 200])
-    with caplog.at_level(logging.WARNING, logger="mods"):
+    with caplog.at_level(logging.INFO, logger="mods"):
         ds = read_table(data, name="d.tsv")
     np.testing.assert_array_equal(ds.values[:, 0], [1, 200, 3])
     assert ds.n_rows == 3
@@ -391,7 +391,7 @@ def test_selected_text_column_is_an_error():
 
 
 def test_all_empty_column_is_dropped_from_the_default_selection(caplog):
-    with caplog.at_level(logging.WARNING, logger="mods"):
+    with caplog.at_level(logging.INFO, logger="mods"):
         ds = read_table(tsv("a\tb\tc", '1\t""\t5', '2\t""\t6'), name="e.tsv")
     assert ds.columns == ["a", "c"]
     assert any("without any value" in r.getMessage() and "b" in r.getMessage()
