@@ -110,7 +110,8 @@ def make_progress_middleware():
             request = request.clone(rel_url=request.rel_url.update_query(
                 run_id=runs.new_run_id()))
         response = await handler(request)
-        if (request.path.startswith(train_path) and request.method in ("GET", "POST", "PUT")
+        if ((request.path.startswith(train_path) or is_train_post)
+                and request.method in ("GET", "POST", "PUT")
                 and isinstance(response, web.Response)
                 and response.content_type == "application/json"):
             try:

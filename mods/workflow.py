@@ -99,7 +99,7 @@ def predict(data, model_name=None, *, name=None, columns=None, time_column=None,
     fc = get_model(model_name, models_dir)
     expected = fc.columns if not columns else None
     dataset = load_dataset(
-        data, name=name, columns=columns, time_column=time_column or fc.info.get("time_column"),
+        data, name=name, columns=columns, time_column=time_column,
         label_column=label_column, expected_columns=expected, min_rows=fc.min_rows(),
         min_rows_reason="sequence_len %d + steps_ahead %d" % (fc.sequence_len, fc.steps_ahead))
     pred = fc.predict(dataset, detector_overrides=detector_overrides)

@@ -81,7 +81,7 @@ def save(forecaster, name, models_dir=None, metrics=None):
     cfg = {
         "format_version": FORMAT_VERSION,
         "name": path.stem,
-        "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "created": _created(),
         "params": forecaster.params.to_dict(),
         "columns": forecaster.columns,
         "sequence_len": forecaster.params.sequence_len,
@@ -123,6 +123,14 @@ def save(forecaster, name, models_dir=None, metrics=None):
         raise
     LOG.info("saved model bundle %s", path)
     return path
+
+
+def _created():
+    """Creation time (UTC); ``SOURCE_DATE_EPOCH`` pins it for reproducible builds."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    when = (datetime.fromtimestamp(int(epoch), timezone.utc) if epoch and epoch.isdigit()
+            else datetime.now(timezone.utc))
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _fsync_dir(folder):
