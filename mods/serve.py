@@ -200,6 +200,28 @@ def _alias_routes(app):
     app.router.add_post("/models/%s/predict" % MODEL, predict)
     app.router.add_put("/models/%s/train" % MODEL, train)
     app.router.add_post("/models/%s/train" % MODEL, train)
+    _document_aliases(app)
+
+
+def _document_aliases(app):
+    """Copy the Swagger entries of DEEPaaS's routes onto the aliases."""
+    spec = app.get("swagger_dict") if hasattr(app, "get") else None
+    if not spec or "paths" not in spec:
+        return
+    paths = spec["paths"]
+    for v2_path, alias, methods in (
+            ("/models/%s/predict/" % MODEL, "/models/%s/predict" % MODEL, {"post": "post"}),
+            ("/models/%s/train/" % MODEL, "/models/%s/train" % MODEL,
+             {"put": "post", "post": "post"})):
+        source = next((v for k, v in paths.items() if k.endswith(v2_path)), None)
+        if source is None:
+            continue
+        entry = paths.setdefault(alias, {})
+        for method, from_method in methods.items():
+            if from_method in source:
+                op = dict(source[from_method])
+                op["summary"] = op.get("summary", "") + " (MODS alias)"
+                entry[method] = op
 
 
 def _subapps(app):
