@@ -6,7 +6,9 @@ Tests run in file order; the long training (concurrency, cancellation) comes las
 """
 
 import io
+import json
 import os
+import signal
 import time
 import zipfile
 
@@ -534,3 +536,32 @@ def test_cancelled_training_removes_its_upload(server, long_training):
     assert not set(long_training["uploads"]) & set(os.listdir(server.tmpdir))
     # the server still trains and predicts after the cancellation
     assert post_predict(server, params={"model_name": "tiny"}).status_code == 200
+
+
+# --------------------------------------------------------------------------- 5b. dead worker
+
+@pytest.mark.xfail(strict=True, reason="a training whose process dies (killed, out of memory, "
+                   "crash) stays 'running' forever and blocks the training slot: "
+                   "multiprocessing.Pool never resolves the task (see report)")
+def test_training_process_death_is_reported(server, tiny_model):
+    """Last test: with the bug, the training slot of this server stays blocked."""
+    uuid = start_training(server, {"model_name": "doomed", "data_file": server.data_file,
+                                   "model_type": "LSTM", "num_epochs": 500,
+                                   "epochs_patience": 1000, "blocks": 8})
+    doc, _ = wait_training(server, uuid, timeout=150, until=lambda d: d["status"] != "running"
+                           or d.get("progress", {}).get("epoch", 0) >= 1)
+    assert doc["status"] == "running", doc
+    record = json.loads((server.models_dir / ".trainings" / (doc["args"]["run_id"] + ".json"))
+                        .read_text())
+    pid = record["pid"]
+    assert os.getpgid(pid) == server.proc.pid  # a worker of this test's server
+    os.kill(pid, signal.SIGKILL)  # as the out-of-memory killer would
+    final, _ = wait_training(server, uuid, timeout=20)
+    assert final["status"] == "error", final
+    assert "training process" in final["message"] and "\n" not in final["message"]
+    assert final["progress"]["status"] == "error"
+    # the slot is usable again: the next training runs to its end
+    uuid = start_training(server, {"model_name": "after-death", "data_file": server.data_file,
+                                   "num_epochs": 1, "blocks": 4})
+    final, _ = wait_training(server, uuid, timeout=120)
+    assert final["status"] == "done", final
