@@ -15,9 +15,20 @@ ACCEPT_TYPES = ["application/json", "text/tab-separated-values", "image/png"]
 DETECTOR_METHODS = ["quantile", "ksigma", "dynamic"]
 
 
+def _field(cls, description, location=None, enum=None, **kwargs):
+    """A webargs field with its description (and location/enum) in ``metadata``."""
+    metadata = {"description": description}
+    if location:
+        metadata["location"] = location
+    if enum:
+        metadata["enum"] = list(enum)
+    return cls(metadata=metadata, **kwargs)
+
+
 def _file_field(description, required):
-    return fields.Field(required=required, location="form", type="file",
-                        description=description)
+    field = _field(fields.Raw, description, location="form", required=required)
+    field.metadata["type"] = "file"
+    return field
 
 
 def _data_fields(file_required):
@@ -25,12 +36,12 @@ def _data_fields(file_required):
         "data": _file_field("Observations: a .tsv or .csv file with a header row; feature "
                             "columns numeric, optional time column (window_start)",
                             file_required),
-        "columns": fields.Str(required=False, missing=None, allow_none=True,
-                              description="Comma-separated feature columns, in order "
-                                          "(default: the model's / all numeric columns)"),
-        "time_column": fields.Str(required=False, missing=None, allow_none=True,
-                                  description="Name of the time column (default: "
-                                              "window_start when present)"),
+        "columns": _field(fields.Str, "Comma-separated feature columns, in order (default: "
+                                      "the model's / all numeric columns)",
+                          required=False, load_default=None, allow_none=True),
+        "time_column": _field(fields.Str, "Name of the time column (default: window_start "
+                                          "when present)",
+                              required=False, load_default=None, allow_none=True),
     }
 
 
@@ -39,22 +50,22 @@ def predict_args(available_models=()):
     default = config.default_model_name()
     args = _data_fields(file_required=True)
     args.update({
-        "model_name": fields.Str(
-            required=False, missing=default,
-            description="Model bundle to use (default %r). Available: %s"
-                        % (default, ", ".join(available_models) or "see GET /v2/models/")),
-        "label_column": fields.Str(required=False, missing=None, allow_none=True,
-                                   description="Column of 0/1 incident labels (default: "
-                                               "label or anomaly when present)"),
-        "detector_method": fields.Str(
-            required=False, missing=None, allow_none=True,
-            validate=validate.OneOf(DETECTOR_METHODS),
-            description="Anomaly threshold method (default: the one calibrated at training)"),
-        "accept": fields.Str(
-            required=False, missing="application/json", location="headers",
-            validate=validate.OneOf(list(ACCEPT_TYPES)),
-            description="Answer as JSON (forecasts, evaluation, anomalies), TSV (one row "
-                        "per input row) or a PNG picture"),
+        "model_name": _field(
+            fields.Str, "Model bundle to use (default %r). Available: %s"
+            % (default, ", ".join(available_models) or "see GET /v2/models/"),
+            required=False, load_default=default),
+        "label_column": _field(fields.Str, "Column of 0/1 incident labels (default: label or "
+                                           "anomaly when present)",
+                               required=False, load_default=None, allow_none=True),
+        "detector_method": _field(
+            fields.Str, "Anomaly threshold method (default: the one calibrated at training)",
+            enum=DETECTOR_METHODS, required=False, load_default=None, allow_none=True,
+            validate=validate.OneOf(DETECTOR_METHODS)),
+        "accept": _field(
+            fields.Str, "Answer as JSON (forecasts, evaluation, anomalies), TSV (one row per "
+                        "input row) or a PNG picture",
+            location="headers", required=False, load_default="application/json",
+            validate=validate.OneOf(list(ACCEPT_TYPES))),
     })
     return args
 
@@ -65,35 +76,37 @@ def train_args():
     args["data"].metadata["description"] = (
         "Training data (.tsv/.csv upload); or give data_file instead")
     args.update({
-        "data_file": fields.Str(required=False, missing=None, allow_none=True,
-                                description="Name of a file in the server's data folder, used "
-                                            "when no file is uploaded"),
-        "model_name": fields.Str(required=True, validate=validate.Regexp(
-            r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$", error="model_name must be a plain file name "
-            "(letters, digits, '.', '_', '-'; no path separators)"),
-            description="Name of the new bundle (<models>/<model_name>.zip)"),
-        "detector_method": fields.Str(
-            required=False, missing=None, allow_none=True,
-            validate=validate.OneOf(DETECTOR_METHODS),
-            description="Anomaly threshold method calibrated into the bundle"),
-        "run_id": fields.Str(required=False, missing=None, allow_none=True,
-                             validate=validate.Regexp(r"^[A-Za-z0-9_-]{1,64}$"),
-                             description="Identifier of the training's progress record (set "
-                                         "by mods-serve; leave empty)"),
+        "data_file": _field(fields.Str, "Name of a file in the server's data folder, used "
+                                        "when no file is uploaded",
+                            required=False, load_default=None, allow_none=True),
+        "model_name": _field(
+            fields.Str, "Name of the new bundle (<models>/<model_name>.zip)", required=True,
+            validate=validate.Regexp(
+                r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$", error="model_name must be a plain file "
+                "name (letters, digits, '.', '_', '-'; no path separators)")),
+        "detector_method": _field(
+            fields.Str, "Anomaly threshold method calibrated into the bundle",
+            enum=DETECTOR_METHODS, required=False, load_default=None, allow_none=True,
+            validate=validate.OneOf(DETECTOR_METHODS)),
+        "run_id": _field(fields.Str, "Identifier of the training's progress record (set by "
+                                     "mods-serve; leave empty)",
+                         required=False, load_default=None, allow_none=True,
+                         validate=validate.Regexp(r"^[A-Za-z0-9_-]{1,64}$")),
     })
     for name, typ, default, meta in Params.describe():
-        kwargs = dict(required=False, missing=default, description=meta["help"])
+        kwargs = dict(required=False, load_default=default)
+        enum = None
         if name == "model_type":
-            kwargs["validate"] = validate.OneOf(list(MODEL_TYPES))
-            kwargs["enum"] = list(MODEL_TYPES)
+            enum = list(MODEL_TYPES)
+            kwargs["validate"] = validate.OneOf(enum)
         elif meta.get("choices"):
-            kwargs["validate"] = validate.OneOf(list(meta["choices"]))
-            kwargs["enum"] = list(meta["choices"])
+            enum = list(meta["choices"])
+            kwargs["validate"] = validate.OneOf(enum)
         elif meta.get("min") is not None:
             kwargs["validate"] = validate.Range(min=meta["min"], max=meta["max"])
         field_cls = {int: fields.Int, float: fields.Float, bool: fields.Bool}.get(typ,
                                                                                  fields.Str)
-        args[name] = field_cls(**kwargs)
+        args[name] = _field(field_cls, meta["help"], enum=enum, **kwargs)
     return args
 
 
