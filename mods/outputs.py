@@ -81,14 +81,27 @@ def prediction_json(fc, dataset, pred, model_name, include_origins=True):
 
 
 def anomaly_json(detection, times=None):
-    """Per-step scores and levels plus the alert events (``None`` without a detector)."""
+    """Per-step scores and levels plus the alert events (``None`` without a detector).
+
+    Event times are rewritten from their row indices so that they read exactly like the
+    other times of the answer.
+    """
     if detection is None:
         return None
+    events = []
+    for event in detection.events:
+        event = dict(event)
+        if times:
+            for key, idx in (("start_time", "start"), ("end_time", "end"),
+                             ("peak_time", "peak_index")):
+                if event.get(idx) is not None and 0 <= event[idx] < len(times):
+                    event[key] = times[event[idx]]
+        events.append(event)
     return {
         "scores": [_num(round(float(s), 6)) for s in detection.scores],
         "levels": list(detection.levels),
         "n_flagged": int(np.count_nonzero(detection.flags)),
-        "events": detection.events,
+        "events": events,
     }
 
 

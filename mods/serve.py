@@ -128,6 +128,38 @@ def make_progress_middleware():
     return progress
 
 
+def make_cancel_middleware(train_handler):
+    """``DELETE /v2/models/mods/train/{uuid}``: cancel the training, answer its status.
+
+    DEEPaaS's own handler awaits the cancelled task, so the ``CancelledError`` escapes it and
+    the client gets no answer at all; this answers ``"status": "cancelled"`` (or the final
+    status when the training ended meanwhile) and a JSON 404 for unknown trainings.
+    """
+    from aiohttp import web
+
+    from mods import runs
+
+    marker = "/models/%s/train/" % MODEL
+
+    @web.middleware
+    async def cancel(request, handler):
+        if request.method != "DELETE" or marker not in request.path:
+            return await handler(request)
+        uuid_ = request.path.split(marker, 1)[1].strip("/")
+        training = train_handler._trainings.pop(uuid_, None)
+        if training is None:
+            return _json_error(404, "no training %r" % uuid_)
+        task = training["task"]
+        task.cancel()
+        await asyncio.wait({task}, timeout=10)  # never raises the task's own outcome
+        ret = train_handler.build_train_response(uuid_, training)
+        if isinstance(ret, dict):
+            _add_progress(ret, runs)
+        return web.json_response(ret)
+
+    return cancel
+
+
 def _add_progress(item, runs):
     args = item.get("args") or {}
     run_id = args.get("run_id") if isinstance(args, dict) else None
@@ -164,17 +196,115 @@ def _upload_files(kwargs):
     return kwargs
 
 
+class TrainingPool:
+    """Processes for trainings: ``n_workers`` slots, each a one-process executor (spawn).
+
+    Unlike DEEPaaS's ``CancellablePool``: a worker that dies (killed, out of memory, crashed)
+    fails its training with an error and is replaced, instead of leaving the training
+    "running" forever and its slot blocked; a cancelled training's process is killed and the
+    task really ends cancelled.
+    """
+
+    def __init__(self, n_workers):
+        self._n_workers = n_workers
+        self._slots = None
+        self._free = []
+        self._busy = set()
+
+    @staticmethod
+    def _new_executor():
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        return ProcessPoolExecutor(max_workers=1,
+                                   mp_context=multiprocessing.get_context("spawn"))
+
+    @staticmethod
+    def _kill(executor):
+        for proc in list((getattr(executor, "_processes", None) or {}).values()):
+            try:
+                proc.kill()
+            except Exception:  # pragma: no cover
+                pass
+        executor.shutdown(wait=False, cancel_futures=True)
+
+    async def apply(self, fn):
+        import datetime
+        from concurrent.futures.process import BrokenProcessPool
+
+        from mods.errors import ModsError
+
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self._n_workers)
+        async with self._slots:
+            executor = self._free.pop() if self._free else self._new_executor()
+            self._busy.add(executor)
+            healthy = False
+            try:
+                output = await asyncio.wrap_future(executor.submit(fn))
+                healthy = True
+            except BrokenProcessPool:
+                raise ModsError("the training process ended before finishing (killed, out "
+                                "of memory or crashed); see the server log") from None
+            except asyncio.CancelledError:
+                raise
+            except BaseException:
+                healthy = True  # the training raised: its process is fine
+                raise
+            finally:
+                self._busy.discard(executor)
+                if healthy:
+                    self._free.append(executor)
+                else:
+                    self._kill(executor)
+        return {"output": output,
+                "finish_date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M:%S.%f")}
+
+    def shutdown(self):
+        for executor in list(self._busy) + self._free:
+            self._kill(executor)
+        self._busy.clear()
+        self._free.clear()
+
+
+def _end_record(run_id, status, message):
+    """Mark a training's record ended when its process could not (killed, cancelled)."""
+    from mods import runs
+
+    record = runs.read(run_id)
+    if record and record.get("status") == "running":
+        record.update(status=status, message=message)
+        runs.write(run_id, record)
+
+
 def _separate_training_pool(wrapper, n_workers):
     """Give ``wrapper``'s trainings their own processes (predictions keep theirs)."""
-    from deepaas.model.v2.wrapper import CancellablePool
+    from deepaas.model.v2.wrapper import UploadedFile
 
-    pool = CancellablePool(max_workers=n_workers)
+    pool = TrainingPool(n_workers)
+
+    async def run(fn, run_id, uploads):
+        try:
+            return await pool.apply(fn)
+        except asyncio.CancelledError:
+            _end_record(run_id, "cancelled", "training cancelled")
+            raise
+        except Exception as exc:
+            _end_record(run_id, "error", str(exc))
+            raise
+        finally:
+            for path in uploads:  # the training process may not have lived to remove them
+                try:
+                    os.unlink(path)
+                except OSError:
+                    pass
 
     def train(*args, **kwargs):
         kwargs = _upload_files(kwargs)
+        uploads = [v.filename for v in kwargs.values() if isinstance(v, UploadedFile)]
         with wrapper._catch_error():
             fn = functools.partial(wrapper.model_obj.train, *args, **kwargs)
-            return wrapper._loop.create_task(pool.apply(fn))
+            return wrapper._loop.create_task(run(fn, kwargs.get("run_id"), uploads))
 
     wrapper.train = train
 
@@ -201,6 +331,7 @@ def _alias_routes(app):
     app.router.add_put("/models/%s/train" % MODEL, train)
     app.router.add_post("/models/%s/train" % MODEL, train)
     _document_aliases(app)
+    return handlers
 
 
 def _document_aliases(app):
@@ -243,7 +374,10 @@ async def build_app(conf):
     for name, wrapper in model.V2_MODELS.items():
         if name == MODEL:
             app.on_cleanup.append(_separate_training_pool(wrapper, conf.train_workers))
-    _alias_routes(app)
+    handlers = _alias_routes(app)
+    delete = handlers.get(("DELETE", "/models/%s/train/{uuid}" % MODEL))
+    if delete is not None:
+        app.middlewares.append(make_cancel_middleware(delete.__self__))
     return app
 
 

@@ -75,7 +75,7 @@ def server(tmp_path_factory):
     models_dir, data_dir, tmpdir = base / "models", base / "data", base / "tmp"
     for folder in (models_dir, data_dir, tmpdir):
         folder.mkdir()
-    default = Path("/tmp/srvtry/alt/default.zip")
+    default = PROJECT_DIR / "models" / "default.zip"
     if not default.is_file():
         pytest.fail("no shipped default model at %s" % default)
     shutil.copyfile(default, models_dir / "default.zip")
@@ -86,7 +86,7 @@ def server(tmp_path_factory):
     env = dict(os.environ, MODS_MODELS_DIR=str(models_dir), MODS_DATA_DIR=str(data_dir),
                TMPDIR=str(tmpdir), TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1")
     env.pop("MODS_DEFAULT_MODEL", None)
-    cmd = [sys.executable, "/tmp/srvtry/patched/serve_patched.py", "--listen-ip", "127.0.0.1",
+    cmd = [sys.executable, "-m", "mods.serve", "--listen-ip", "127.0.0.1",
            "--listen-port", str(port), "--workers", "1", "--train-workers", "1"]
     log_path = base / "server.log"
     with open(log_path, "wb") as log:

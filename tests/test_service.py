@@ -182,6 +182,18 @@ def test_predict_default_model_json(server, path):
     assert "detection_metrics" in an
 
 
+def test_predict_event_times_match_row_times(server):
+    doc = post_predict(server, data=tsv_bytes(600, seed=5)).json()
+    times = {f["row"]: f["time"] for f in doc["forecasts"]}
+    events = doc["anomaly"]["events"]
+    assert events, "no alert event on 600 rows with incidents"
+    for event in events:
+        for key, idx in (("start_time", "start"), ("end_time", "end"),
+                         ("peak_time", "peak_index")):
+            if event[idx] in times:
+                assert event[key] == times[event[idx]], (key, event)
+
+
 def test_predict_json_explicit_accept_and_v2_same_answer(server):
     a = post_predict(server, headers={"accept": "application/json"})
     b = post_predict(server, path="/v2/models/mods/predict/")
@@ -225,6 +237,41 @@ def test_predict_png(server):
     assert resp.headers["Content-Type"].startswith("image/png")
     assert resp.content.startswith(b"\x89PNG\r\n\x1a\n")
     assert len(resp.content) > 10_000
+
+
+@pytest.mark.parametrize("variant", ["csv", "crlf", "utf8-bom"])
+def test_predict_other_text_formats(server, variant):
+    data, name = {
+        "csv": (GOOD_300.replace(b"\t", b","), "obs.csv"),
+        "crlf": (GOOD_300.replace(b"\n", b"\r\n"), "obs.tsv"),
+        "utf8-bom": (b"\xef\xbb\xbf" + GOOD_300, "obs.tsv"),
+    }[variant]
+    resp = post_predict(server, data=data, name=name)
+    assert resp.status_code == 200, resp.text
+    doc = resp.json()
+    assert doc["columns"] == FEATURES and doc["rows"] == 300
+    assert doc["time_column"] == "window_start"
+
+
+def test_predict_without_time_column(server):
+    lines = GOOD_300.decode().rstrip("\n").split("\n")
+    data = "\n".join("\t".join(line.split("\t")[2:]) for line in lines).encode() + b"\n"
+    resp = post_predict(server, data=data)
+    assert resp.status_code == 200, resp.text
+    doc = resp.json()
+    assert doc["time_column"] is None and doc["rows"] == 300
+    assert doc["forecasts"][0]["time"] is None and doc["next"]["times"] is None
+    tsv = post_predict(server, data=data, headers={"accept": TSV})
+    assert tsv.status_code == 200, tsv.text
+    assert tsv.text.split("\n", 1)[0].split("\t")[:3] == ["score", "level", "conn_in"]
+
+
+@pytest.mark.parametrize("method", ["quantile", "ksigma", "dynamic"])
+def test_predict_detector_override(server, method):
+    resp = post_predict(server, params={"detector_method": method})
+    assert resp.status_code == 200, resp.text
+    an = resp.json()["anomaly"]
+    assert len(an["scores"]) == 300 and 0 <= an["n_flagged"] <= 300
 
 
 # --------------------------------------------------------------------------- 3. metadata
@@ -301,6 +348,20 @@ def test_train_from_data_file_v2(server, tiny_model):
     assert final["progress"]["history"][0]["epoch"] == 1
     resp = post_predict(server, params={"model_name": "fromfile"})
     assert resp.status_code == 200, resp.text
+    assert resp.json()["steps_ahead"] == 1
+
+    # retrained under the same name: the prediction worker reloads the new bundle
+    uuid = start_training(server, {"model_name": "fromfile", "data_file": server.data_file,
+                                   "num_epochs": 1, "blocks": 4, "steps_ahead": 2},
+                          path="/v2/models/mods/train/", method="POST")
+    final, _ = wait_training(server, uuid)
+    assert final["status"] == "done", final
+    resp = post_predict(server, params={"model_name": "fromfile"})
+    assert resp.status_code == 200, resp.text
+    doc = resp.json()
+    assert doc["steps_ahead"] == 2
+    assert len(doc["next"]["times"]) == 2
+    assert all(len(v) == 2 for v in doc["forecasts"][-1]["values"].values())
 
 
 # --------------------------------------------------------------------------- 5. failed trainings
@@ -511,10 +572,6 @@ def test_predictions_answered_while_training(server, tiny_model, long_training):
     assert progress["history"] and progress["epoch"] >= 1
 
 
-@pytest.mark.xfail(strict=True, reason="DELETE of a running training answers 500: "
-                   "CancellablePool.apply swallows the cancellation and returns None, so "
-                   "DEEPaaS's build_train_response reads result None; and DEEPaaS's DELETE "
-                   "handler cannot await a really cancelled task (see report)")
 def test_cancel_running_training(server, long_training):
     long_training["cancelled"] = True
     resp = requests.delete(server.url + "/v2/models/mods/train/" + long_training["uuid"],
@@ -529,8 +586,6 @@ def test_cancel_running_training(server, long_training):
     assert resp.status_code == 404
 
 
-@pytest.mark.xfail(strict=True, reason="a cancelled training leaves its mods-upload-* file in "
-                   "TMPDIR: only the killed training process would remove it (see report)")
 def test_cancelled_training_removes_its_upload(server, long_training):
     if not long_training["cancelled"]:
         long_training["cancelled"] = True
@@ -547,9 +602,6 @@ def test_cancelled_training_removes_its_upload(server, long_training):
 
 # --------------------------------------------------------------------------- 5b. dead worker
 
-@pytest.mark.xfail(strict=True, reason="a training whose process dies (killed, out of memory, "
-                   "crash) stays 'running' forever and blocks the training slot: "
-                   "multiprocessing.Pool never resolves the task (see report)")
 def test_training_process_death_is_reported(server, tiny_model):
     """Last test: with the bug, the training slot of this server stays blocked."""
     uuid = start_training(server, {"model_name": "doomed", "data_file": server.data_file,
