@@ -57,7 +57,7 @@ def params_from_args(args):
     return Params.from_dict(given)
 
 
-def _data_options(parser, required_file=True):
+def _data_options(parser):
     parser.add_argument("--columns", default=None,
                         help="comma-separated feature columns, in order (default: all numeric)")
     parser.add_argument("--time-column", default=None,
@@ -87,6 +87,26 @@ def _run(func, args, prog):
 
 def _columns(args):
     return [c.strip() for c in args.columns.split(",") if c.strip()] if args.columns else None
+
+
+def _model_file_parser(prog, description):
+    """Parser of the tools that apply a trained model to a file (predict, test, detect)."""
+    parser = _Parser(prog=prog, description=description)
+    parser.add_argument("--model-name", default=None, help="bundle name (default: the "
+                        "default model)")
+    parser.add_argument("--file", required=True, help="data file (.tsv or .csv)")
+    parser.add_argument("--models-dir", default=None, help="models folder (default: "
+                        "$MODS_MODELS_DIR or models/)")
+    _data_options(parser)
+    return parser
+
+
+def _predict(a):
+    """``(forecaster, dataset, prediction)`` of the parsed ``--model-name``/``--file``."""
+    from mods import workflow
+
+    return workflow.predict(a.file, a.model_name, columns=_columns(a),
+                            time_column=a.time_column, models_dir=a.models_dir)
 
 
 # ---------------------------------------------------------------------------- mods-train
@@ -139,24 +159,18 @@ def _print_metrics(m):
 # ---------------------------------------------------------------------------- mods-predict
 def predict_main(argv=None):
     """``mods-predict --model-name NAME --file FILE [--output FILE.tsv] [--plot FILE.png]``."""
-    parser = _Parser(prog="mods-predict", description="Forecast the next step(s) from every "
-                     "row of FILE and score anomalies with a trained model.")
-    parser.add_argument("--model-name", default=None, help="bundle name (default: the "
-                        "default model)")
-    parser.add_argument("--file", required=True, help="data file (.tsv or .csv)")
+    parser = _model_file_parser("mods-predict", "Forecast the next step(s) from every row of "
+                                "FILE and score anomalies with a trained model.")
     parser.add_argument("--output", default=None, help="write the per-row TSV (time, score, "
                         "level, actual, forecast, per-column score) to this file")
     parser.add_argument("--plot", default=None, help="write a PNG picture to this file")
-    parser.add_argument("--models-dir", default=None, help="models folder")
-    _data_options(parser)
     args = parser.parse_args(argv)
     _setup_logging(False)
 
     def run(a):
-        from mods import outputs, workflow
+        from mods import outputs
 
-        fc, ds, pred = workflow.predict(a.file, a.model_name, columns=_columns(a),
-                                        time_column=a.time_column, models_dir=a.models_dir)
+        fc, ds, pred = _predict(a)
         name = a.model_name or fc.info.get("name")
         if a.output:
             _atomic_write(a.output, outputs.prediction_tsv(fc, ds, pred).encode())
@@ -182,23 +196,15 @@ def _atomic_write(path, data):
 # ---------------------------------------------------------------------------- mods-test
 def test_main(argv=None):
     """``mods-test --model-name NAME --file FILE [--json]``: metrics vs baselines."""
-    parser = _Parser(prog="mods-test", description="Evaluate a trained model on FILE against "
-                     "the actual values, next to the naive and seasonal naive baselines.")
-    parser.add_argument("--model-name", default=None, help="bundle name (default model when "
-                        "omitted)")
-    parser.add_argument("--file", required=True, help="data file (.tsv or .csv)")
+    parser = _model_file_parser("mods-test", "Evaluate a trained model on FILE against the "
+                                "actual values, next to the naive and seasonal naive baselines.")
     parser.add_argument("--json", action="store_true", help="print one JSON object "
                         "{model, naive, seasonal_naive, ...}")
-    parser.add_argument("--models-dir", default=None, help="models folder")
-    _data_options(parser)
     args = parser.parse_args(argv)
     _setup_logging(False)
 
     def run(a):
-        from mods import workflow
-
-        fc, ds, pred = workflow.predict(a.file, a.model_name, columns=_columns(a),
-                                        time_column=a.time_column, models_dir=a.models_dir)
+        fc, ds, pred = _predict(a)
         ev = pred.evaluation
         if ev is None:
             from mods.errors import DataError, fail
@@ -224,20 +230,13 @@ def test_main(argv=None):
 # ---------------------------------------------------------------------------- mods-detect
 def detect_main(argv=None):
     """``mods-detect --model-name NAME --file FILE``: alert events, one JSON per line."""
-    parser = _Parser(prog="mods-detect", description="Print the alert events found in FILE, "
-                     "one JSON object per line.")
-    parser.add_argument("--model-name", default=None, help="bundle name (default model)")
-    parser.add_argument("--file", required=True, help="data file (.tsv or .csv)")
-    parser.add_argument("--models-dir", default=None, help="models folder")
-    _data_options(parser)
+    parser = _model_file_parser("mods-detect", "Print the alert events found in FILE, one "
+                                "JSON object per line.")
     args = parser.parse_args(argv)
     _setup_logging(False)
 
     def run(a):
-        from mods import workflow
-
-        _, _, pred = workflow.predict(a.file, a.model_name, columns=_columns(a),
-                                      time_column=a.time_column, models_dir=a.models_dir)
+        _, _, pred = _predict(a)
         for event in (pred.detection.events if pred.detection is not None else []):
             print(json.dumps(event))
     return _run(run, args, "mods-detect")

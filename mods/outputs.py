@@ -56,7 +56,7 @@ def prediction_json(fc, dataset, pred, model_name, include_origins=True):
                 "time": times[origin] if times else None,
                 "values": {c: [_num(v) for v in block[:, j]] for j, c in enumerate(cols)},
             })
-    last = pred.forecasts[-1]
+    last = np.round(pred.forecasts[-1], 6)
     out = {
         "status": "ok",
         "model_name": model_name,
