@@ -381,6 +381,32 @@ async def build_app(conf):
     return app
 
 
+def _handle_signals():
+    """Exit at once on SIGINT/SIGTERM, stopping the worker processes first.
+
+    aiohttp's graceful exit runs DEEPaaS's pool clean-up, which waits forever when the
+    workers are already gone (the whole process group signalled, as systemd's
+    ``KillMode=control-group`` or ``kill -- -PGID`` do).  Running trainings are lost either
+    way; their records stay "running" with the dead process id.
+    """
+    import logging as _logging
+    import multiprocessing
+    import signal
+
+    def stop(signum, _frame):
+        print("mods-serve: got signal %d, stopping workers and exiting" % signum, flush=True)
+        for child in multiprocessing.active_children():
+            try:
+                child.kill()
+            except Exception:  # pragma: no cover
+                pass
+        _logging.shutdown()
+        os._exit(0)
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+
+
 def main(argv=None):
     """Console script ``mods-serve``: same options as ``deepaas-run``."""
     argv = list(sys.argv if argv is None else ["mods-serve"] + list(argv))
@@ -391,14 +417,13 @@ def main(argv=None):
         argv += ["--client-max-size", str(DEFAULT_MAX_UPLOAD)]
     from aiohttp import web
     from deepaas import config as dconfig
-    from deepaas.cmd import _shutdown
 
-    _shutdown.handle_signals()
+    _handle_signals()
     dconfig.config_and_logging(argv)
     print("MODS serving on http://%s:%s (Swagger UI: /api, predict: POST /models/mods/predict)"
           % (conf.listen_ip, conf.listen_port), flush=True)
     web.run_app(build_app(conf), host=conf.listen_ip, port=conf.listen_port,
-                print=None)
+                print=None, handle_signals=False)
 
 
 if __name__ == "__main__":

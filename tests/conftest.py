@@ -5,6 +5,7 @@ own models folder (a copy of ``models/default.zip``), data folder (a small gener
 ``TMPDIR``.  Started once per session, only by the tests that ask for it.
 """
 
+import contextlib
 import os
 import shutil
 import signal
@@ -62,16 +63,14 @@ def _stop(proc, grace=20):
         pass
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory):
-    """The running service: ``url``, ``models_dir``, ``data_dir``, ``tmpdir``, ``log_path``,
-    ``proc`` (the launcher's ``Popen``) and ``data_file`` (name of the TSV in ``data_dir``)."""
+@contextlib.contextmanager
+def running_server(base):
+    """Start ``mods-serve`` with its folders under ``base``; stop it on exit."""
     import requests
 
     from mods.dataset.generate import generate
     from mods.dataset.io import write_table
 
-    base = tmp_path_factory.mktemp("server")
     models_dir, data_dir, tmpdir = base / "models", base / "data", base / "tmp"
     for folder in (models_dir, data_dir, tmpdir):
         folder.mkdir()
@@ -114,3 +113,11 @@ def server(tmp_path_factory):
                                     log_tail=lambda n=60: _log_tail(log_path, n))
     finally:
         _stop(proc)
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory):
+    """The running service: ``url``, ``models_dir``, ``data_dir``, ``tmpdir``, ``log_path``,
+    ``proc`` (the launcher's ``Popen``) and ``data_file`` (name of the TSV in ``data_dir``)."""
+    with running_server(tmp_path_factory.mktemp("server")) as srv:
+        yield srv
