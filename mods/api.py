@@ -115,14 +115,19 @@ def train(**kwargs):
     recorder = None
     try:
         params = Params.from_dict({k: kwargs[k] for k in Params().to_dict() if k in kwargs})
+        selection = None
         if data is not None:
             path, name = _upload(data)
+        elif kwargs.get("query"):
+            path, selection = workflow.select_datapool(kwargs["query"], kwargs.get("ranges"),
+                                                       kwargs.get("exclude"))
+            name = "datapool query"
         elif kwargs.get("data_file"):
             path = workflow.resolve_data_file(kwargs["data_file"])
             name = path.name
         else:
-            raise fail(DataError, "no training data: upload a file as 'data' or name one in "
-                       "the data folder with 'data_file'")
+            raise fail(DataError, "no training data: upload a file as 'data', name one in "
+                       "the data folder with 'data_file', or give a datapool 'query'")
         recorder = runs.Recorder(run_id, model_name=kwargs.get("model_name"),
                                  model_type=params.model_type)
         detector_config = None
@@ -133,7 +138,7 @@ def train(**kwargs):
         report = workflow.train(path, kwargs.get("model_name"), params, name=name,
                                 columns=_split(kwargs.get("columns")),
                                 time_column=kwargs.get("time_column"), on_epoch=recorder,
-                                detector_config=detector_config)
+                                detector_config=detector_config, selection=selection)
         recorder.finish("done", result={k: report[k] for k in
                                         ("model_name", "epochs_run", "training_time_s")})
         return report

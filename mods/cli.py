@@ -114,7 +114,16 @@ def train_main(argv=None):
     """``mods-train --data FILE --model-name NAME [hyper-parameters]``."""
     parser = _Parser(prog="mods-train", description="Train a forecaster on a .tsv/.csv file "
                      "and save it as a model bundle (<models>/<NAME>.zip).")
-    parser.add_argument("--data", required=True, help="training data file (.tsv or .csv)")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--data", help="training data file (.tsv or .csv)")
+    source.add_argument("--query", help="datapool selection query instead of a file, e.g. "
+                        "'conn|in_count_uid~conn_in;ssh|in_count_uid~ssh_in#window_start,"
+                        "window_end'")
+    parser.add_argument("--ranges", default=None, help="with --query: time ranges to keep, "
+                        "e.g. '<2019-06-01,2019-06-03)' ('<' '>' closed, '(' ')' open)")
+    parser.add_argument("--exclude", default=None, help="with --query: time ranges to drop")
+    parser.add_argument("--datapool", default=None, help="with --query: datapool folder "
+                        "(default: $MODS_DATAPOOL_DIR or data/datapool)")
     parser.add_argument("--model-name", required=True, help="bundle name (a plain file name)")
     _data_options(parser)
     parser.add_argument("--models-dir", default=None, help="models folder (default: "
@@ -128,9 +137,14 @@ def train_main(argv=None):
     def run(a):
         from mods import workflow
 
-        report = workflow.train(a.data, a.model_name, params_from_args(a),
+        data, name, selection = a.data, None, None
+        if a.query:
+            data, selection = workflow.select_datapool(a.query, a.ranges, a.exclude,
+                                                       a.datapool)
+            name = "datapool query"
+        report = workflow.train(data, a.model_name, params_from_args(a), name=name,
                                 columns=_columns(a), time_column=a.time_column,
-                                models_dir=a.models_dir)
+                                models_dir=a.models_dir, selection=selection)
         if a.json:
             print(json.dumps(report, indent=2))
         else:

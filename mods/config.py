@@ -3,6 +3,7 @@
 ``MODS_MODELS_DIR``  folder of model bundles (default: ``models/`` of the project, or
                      ``./models`` when the package is installed elsewhere)
 ``MODS_DATA_DIR``    folder of data files that ``train`` may name (default: ``data/``)
+``MODS_DATAPOOL_DIR`` feature datapool that a selection query reads (default: ``<data>/datapool``)
 ``MODS_DEFAULT_MODEL`` name of the bundle used when a request names none (default ``default``)
 """
 
@@ -31,6 +32,12 @@ def models_dir():
 def data_dir():
     """Folder holding data files (``MODS_DATA_DIR``)."""
     return _dir("MODS_DATA_DIR", "data")
+
+
+def datapool_dir():
+    """Feature datapool read by selection queries (``MODS_DATAPOOL_DIR``)."""
+    value = os.environ.get("MODS_DATAPOOL_DIR")
+    return Path(value).expanduser() if value else data_dir() / "datapool"
 
 
 def default_model_name():

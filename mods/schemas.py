@@ -79,6 +79,15 @@ def train_args():
         "data_file": _field(fields.Str, "Name of a file in the server's data folder, used "
                                         "when no file is uploaded",
                             required=False, load_default=None, allow_none=True),
+        "query": _field(fields.Str, "Datapool selection query used instead of a file, e.g. "
+                                    "conn|in_count_uid~conn_in;ssh|in_count_uid~ssh_in"
+                                    "#window_start,window_end",
+                        required=False, load_default=None, allow_none=True),
+        "ranges": _field(fields.Str, "With query: time ranges to keep, e.g. "
+                                     "<2019-06-01,2019-06-03)",
+                         required=False, load_default=None, allow_none=True),
+        "exclude": _field(fields.Str, "With query: time ranges to drop",
+                          required=False, load_default=None, allow_none=True),
         "model_name": _field(
             fields.Str, "Name of the new bundle (<models>/<model_name>.zip)", required=True,
             validate=validate.Regexp(

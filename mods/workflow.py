@@ -48,9 +48,23 @@ def load_dataset(data, name=None, columns=None, time_column=None, label_column=N
     return read_table(data, **kwargs)
 
 
+def select_datapool(query, ranges=None, exclude=None, datapool=None):
+    """TSV bytes of a datapool selection (see :mod:`mods.dataset.datapool`) and its record."""
+    from mods.dataset import datapool as dp
+
+    folder = Path(datapool or config.datapool_dir())
+    frame = dp.select(folder, query, ranges=ranges, exclude=exclude)
+    selection = {"query": query, "ranges": ranges, "exclude": exclude,
+                 "datapool": str(folder), "rows": int(len(frame))}
+    return dp.to_tsv_bytes(frame), selection
+
+
 def train(data, model_name, params=None, *, name=None, columns=None, time_column=None,
-          on_epoch=None, detector_config=None, models_dir=None):
+          on_epoch=None, detector_config=None, models_dir=None, selection=None):
     """Train a model on ``data`` and save it as bundle ``model_name``.
+
+    ``selection`` (from :func:`select_datapool`) is recorded in the bundle's config when the
+    data came from a datapool query.
 
     Returns
     -------
@@ -68,6 +82,8 @@ def train(data, model_name, params=None, *, name=None, columns=None, time_column
     t0 = time.perf_counter()
     fc, report = Forecaster.fit(dataset, params, on_epoch=on_epoch,
                                 detector_config=detector_config)
+    if selection:
+        fc.info["selection"] = selection
     path = bundle.save(fc, model_name, models_dir)
     report = dict(report)
     report.update({

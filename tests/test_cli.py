@@ -119,3 +119,32 @@ def test_help_documents_every_option():
                 "--batch-normalization", "--batch-size", "--learning-rate", "--model-delta",
                 "--no-model-delta", "--seed", "--columns", "--time-column", "--test-fraction"):
         assert opt in res.stdout
+
+
+def test_train_from_datapool_query(tmp_path):
+    """--query selects, renames and joins datapool columns; the bundle records the query."""
+    import zipfile
+
+    from mods.dataset.generate import generate
+    from mods.dataset.io import write_table
+
+    frame = generate(n_rows=432, seed=6, incidents=None)
+    for proto, cols in (("conn", {"conn_in": "in_count_uid", "conn_out": "out_count_uid"}),
+                        ("ssh", {"ssh_in": "in"})):
+        part = frame[["window_start", "window_end", *cols]].rename(columns=cols)
+        for day, rows in part.groupby(part["window_start"].dt.day):
+            folder = tmp_path / "pool" / "tsv" / proto / "2019" / "06" / ("%02d" % day)
+            folder.mkdir(parents=True)
+            write_table(rows, folder / "w01h-s10m.tsv")
+    query = "conn|in_count_uid~conn_in|out_count_uid~conn_out;ssh|in~ssh_in#window_start"
+    res = run("mods-train", "--query", query, "--ranges", "<2019-06-01,2019-06-03)",
+              "--datapool", tmp_path / "pool", "--model-name", "dp", "--num-epochs", 1,
+              "--blocks", 4, "--json", "-q", models=tmp_path / "models")
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["columns"] == ["conn_in", "conn_out", "ssh_in"]
+    with zipfile.ZipFile(tmp_path / "models" / "dp.zip") as zf:
+        selection = json.loads(zf.read("config.json"))["selection"]
+    assert selection["query"] == query and selection["rows"] == 288
+    bad = run("mods-train", "--query", "nope|x", "--datapool", tmp_path / "pool",
+              "--model-name", "dp2", models=tmp_path / "models")
+    assert bad.returncode == 2 and "unknown protocol 'nope'" in bad.stderr
