@@ -25,8 +25,9 @@ per 1,000 steps; :func:`benchmark` runs every threshold method and the
 Caveat: these residuals are kinder than a real forecaster's.  Their columns share one tail
 shape and the validation part is clean; the residuals of an MLP forecaster on
 :mod:`mods.dataset.generate` series have bursty columns, incidents inside the validation
-rows, and incidents the forecaster follows, and the same detector finds about 63 % of their
-incidents at the same false alert rate (figures in :mod:`mods.anomaly.detector`).
+rows, and incidents the forecaster follows, and the same one-step detector finds about 63 %
+of their incidents at the same false alert rate; the multi-horizon channels raise that
+(figures in :mod:`mods.anomaly.detector`, ``bench/bench_detect.py``).
 """
 
 import math

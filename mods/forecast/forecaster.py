@@ -185,12 +185,22 @@ class Forecaster:
         }
         fc = cls(params, dataset.columns, transform, model, info=info)
 
-        # Calibrate the anomaly detector on the validation rows' one-step residuals.
+        # Calibrate the anomaly detector on the residuals of every row after the first
+        # window: one-step and multi-horizon (mods.anomaly.horizons).  The validation and
+        # test rows are out of sample; the training rows' residuals are rescaled to their
+        # spread by the detector (Detector.fit, in_sample).  Labelled rows, when the data
+        # has labels, are known incidents and calibrate nothing.
         if len(val_o):
             from mods.anomaly.detector import Detector
 
-            step1 = fc.forecast_origins(values, val_o)[:, 0, :]
-            fc.detector = Detector(detector_config).fit(values[val_o + 1], step1)
+            detector = Detector(detector_config)
+            cal_o = np.arange(first, split.n - 1)
+            step1 = np.full(values.shape, np.nan)
+            step1[cal_o + 1] = fc.forecast_origins(values, cal_o)[:, 0, :]
+            extra = _horizon_forecasts(fc, values, detector.wanted_horizons())
+            known = None if dataset.labels is None else np.asarray(dataset.labels) > 0
+            fc.detector = detector.fit(values, step1, extra=extra, in_sample=split.train_end,
+                                       context=L + offset, exclude=known)
 
         best = int(np.nanargmin([h["val_loss"] for h in history])) + 1 if history else 0
         test_o = np.arange(max(first, split.val_end - 1), split.n - 1)
@@ -271,10 +281,21 @@ class Forecaster:
         step1[origins[:-1] + 1] = forecasts[:-1, 0, :]
         pred.step1 = step1
         if detect and self.detector is not None:
+            extra = _horizon_forecasts(self, values, self.detector.horizons)
             pred.detection = self.detector.detect(
                 values, step1, times=dataset.time, columns=self.columns,
-                config_overrides=detector_overrides)
+                config_overrides=detector_overrides, extra=extra)
         return pred
+
+
+def _horizon_forecasts(fc, values, horizons):
+    """``{h: (n, f)}`` forecasts of every row made ``h`` rows earlier (anomaly detection)."""
+    if not horizons:
+        return {}
+    from mods.anomaly.horizons import horizon_forecasts
+
+    return horizon_forecasts(values, horizons, fc.transform, fc._infer, fc.sequence_len,
+                             fc.steps_ahead)
 
 
 def _iso(ts):

@@ -1,0 +1,188 @@
+"""Multi-horizon channels: forecasts, calibration, masking, persistence, config."""
+
+import json
+
+import numpy as np
+import pytest
+
+from mods.anomaly.detector import Detector, DetectorConfig, rescale_in_sample
+from mods.anomaly.horizons import check_horizons, horizon_forecasts
+from mods.dataset.windows import Transform
+from mods.errors import ConfigError, DataError
+
+
+def persistence(x, h):
+    """Forecast of row t made at t - h by a persistence model: x[t - h]."""
+    out = np.full(x.shape, np.nan)
+    out[h:] = x[:-h]
+    return out
+
+
+def toy(n=6000, seed=0, shifts=(), amplitude=5.0):
+    """Seasonal series with noise; ``shifts``: (start, length, size) level shifts."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)[:, None]
+    x = 100 + amplitude * np.sin(2 * np.pi * t / 144 + np.array([0.0, 1.0, 2.0])) \
+        + rng.normal(size=(n, 3))
+    for start, length, size in shifts:
+        x[start:start + length, 0] += size
+    return x
+
+
+def fit_toy(horizons="6,72", amplitude=5.0, **cfg):
+    x = toy(seed=1, amplitude=amplitude)
+    extra = {h: persistence(x, h) for h in (6, 72)}
+    det = Detector(DetectorConfig(horizons=horizons, **cfg)).fit(
+        x, persistence(x, 1), extra=extra, context=12)
+    return det
+
+
+# ---------------------------------------------------------------------------- forecasts
+def test_horizon_forecasts_iterate_the_one_step_model():
+    x = np.cumsum(np.ones((50, 2)), axis=0) * np.array([1.0, 2.0])
+    transform = Transform(model_delta=True, scaler=None)
+    # a model that forecasts a change of +0.5 per row, whatever it sees
+    infer = lambda w: np.full((w.shape[0], 1, w.shape[2]), 0.5, dtype=np.float32)  # noqa: E731
+    out = horizon_forecasts(x, [3, 6], transform, infer, sequence_len=4)
+    first = 4  # first origin: sequence_len - 1 + offset
+    for h in (3, 6):
+        assert np.isnan(out[h][:first + h]).all()
+        np.testing.assert_allclose(out[h][first + h:], x[first:-h] + 0.5 * h)
+
+
+def test_horizon_forecasts_use_the_multi_step_output_and_are_causal():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(80, 2)).cumsum(axis=0)
+    transform = Transform(model_delta=False, scaler=None)
+
+    def infer(w):  # k = 3 outputs: mean of the window, then twice that
+        m = w.mean(axis=1)
+        return np.stack([m, 2 * m, 3 * m], axis=1).astype(np.float32)
+
+    out = horizon_forecasts(x, [2, 3, 5], transform, infer, sequence_len=5, steps_ahead=3)
+    o = 10
+    np.testing.assert_allclose(out[3][o + 3], 3 * x[o - 4:o + 1].mean(axis=0), rtol=1e-5)
+    # the forecast of row t made at t - h never reads a row after t - h
+    y = x.copy()
+    y[40:] += 100.0
+    again = horizon_forecasts(y, [2, 3, 5], transform, infer, sequence_len=5, steps_ahead=3)
+    for h in (2, 3, 5):
+        np.testing.assert_array_equal(out[h][:40 + h], again[h][:40 + h])
+
+
+def test_check_horizons():
+    assert check_horizons("72, 6,6") == [6, 72]
+    assert check_horizons("") == [] and check_horizons(None) == []
+    for bad in ("1", "x", "6,0", [True]):
+        with pytest.raises(ConfigError):
+            check_horizons(bad)
+    assert DetectorConfig(horizons=" 72,6 ").horizons == "6,72"
+    with pytest.raises(ConfigError):
+        DetectorConfig(horizons="3,one")
+    with pytest.raises(ConfigError):
+        DetectorConfig(mask_horizons="yes")
+
+
+# ---------------------------------------------------------------------------- detection
+def test_a_level_shift_the_one_step_forecast_follows_is_found_by_a_horizon_channel():
+    det = fit_toy()
+    assert det.horizons == [6, 72] and det.thresholds["warning"] > 0
+    x = toy(n=3000, seed=2, shifts=[(1500, 300, 6.0)])
+    extra = {h: persistence(x, h) for h in (6, 72)}
+    found = det.detect(x, persistence(x, 1), extra=extra)
+    hits = [e for e in found.events if 1490 <= e["start"] <= 1520]
+    assert hits and hits[0]["horizon"] > 1, found.events
+    # the one-step channel alone misses it
+    alone = Detector(DetectorConfig(horizons="")).fit(toy(seed=1), persistence(toy(seed=1), 1))
+    assert not [e for e in alone.detect(x, persistence(x, 1)).events
+                if 1490 <= e["start"] <= 1520]
+    # few events on the clean part
+    assert len([e for e in found.events if e["end"] < 1400]) <= 4
+
+
+def test_masking_drops_the_echo_when_the_incident_ends():
+    det = fit_toy(amplitude=0.0)
+    x = toy(n=3000, seed=3, shifts=[(1500, 10, 12.0)], amplitude=0.0)
+    extra = {h: persistence(x, h) for h in (6, 72)}
+    fc = persistence(x, 1)
+    masked = det.detect(x, fc, extra=extra)
+    echo = det.detect(x, fc, extra=extra, config_overrides={"mask_horizons": False})
+    near = lambda found, lo, hi: [e for e in found.events if lo <= e["start"] <= hi]  # noqa
+    assert near(masked, 1495, 1515) and near(echo, 1495, 1515)
+    assert near(echo, 1560, 1590)  # the 72-row forecast made inside the incident
+    assert not near(masked, 1560, 1590)
+
+
+def test_detect_without_the_horizon_forecasts_uses_the_one_step_channel():
+    det = fit_toy()
+    x = toy(n=1000, seed=4, shifts=[(500, 6, 30.0)])
+    found = det.detect(x, persistence(x, 1))
+    assert [e for e in found.events if 495 <= e["start"] <= 510]
+    with pytest.raises(DataError):
+        det.detect(x, persistence(x, 1), extra={6: np.zeros((10, 3))})
+
+
+def test_multi_channel_detection_is_causal_and_survives_a_round_trip():
+    det = fit_toy()
+    x = toy(n=2000, seed=5, shifts=[(800, 40, 8.0)])
+    extra = {h: persistence(x, h) for h in (6, 72)}
+    fc = persistence(x, 1)
+    found = det.detect(x, fc, extra=extra)
+    np.testing.assert_allclose(found.scores, found.column_scores.max(axis=1))
+    y = x.copy()
+    y[1200:] *= 2.0
+    later = det.detect(y, persistence(y, 1), extra={h: persistence(y, h) for h in (6, 72)})
+    np.testing.assert_array_equal(found.scores[:1200], later.scores[:1200])
+    state = json.loads(json.dumps(det.to_dict()))
+    assert state["version"] == 2 and [c["horizon"] for c in state["channels"]] == [6, 72]
+    again = Detector.from_dict(state)
+    other = again.detect(x, fc, extra=extra)
+    np.testing.assert_array_equal(found.scores, other.scores)
+    assert found.events == other.events
+    with pytest.raises(ConfigError):
+        det.detect(x, fc, extra=extra, config_overrides={"horizons": "6"})
+    with pytest.raises(ConfigError):
+        Detector.from_dict(dict(state, channels=[dict(state["channels"][0], norm=0)]))
+
+
+def test_a_version_1_state_still_loads():
+    x = toy(n=2000, seed=6)
+    det = Detector(DetectorConfig(horizons="", calibration_rounds=0)).fit(x, persistence(x, 1))
+    state = det.to_dict()
+    old = {k: state[k] for k in ("config", "scorer", "thresholds", "calibration_scores",
+                                 "columns")}
+    old["version"] = 1
+    del old["config"]["horizons"], old["config"]["calibration_rounds"]
+    del old["config"]["mask_horizons"]
+    loaded = Detector.from_dict(old)
+    assert loaded.horizons == []
+    np.testing.assert_array_equal(loaded.detect(x, persistence(x, 1)).scores,
+                                  det.detect(x, persistence(x, 1)).scores)
+
+
+# ---------------------------------------------------------------------------- calibration
+def test_in_sample_residuals_take_the_out_of_sample_spread():
+    rng = np.random.default_rng(0)
+    r = np.vstack([rng.normal(0, 1, (3000, 2)), rng.normal(5, 2, (1000, 2))])
+    out = rescale_in_sample(r, np.arange(4000) < 3000)
+    assert np.std(out[:3000], axis=0) == pytest.approx([2, 2], rel=0.1)
+    assert np.median(out[:3000], axis=0) == pytest.approx([5, 5], abs=0.2)
+    np.testing.assert_array_equal(out[3000:], r[3000:])
+    np.testing.assert_array_equal(rescale_in_sample(r[:40], np.arange(40) < 20), r[:40])
+
+
+def test_calibration_rounds_resist_incidents_in_the_calibration_rows():
+    rng = np.random.default_rng(7)
+    t = np.arange(6000)[:, None]
+    signal = 100 + 5 * np.sin(2 * np.pi * t / 144 + np.array([0.0, 1.0, 2.0]))
+    clean = signal + rng.normal(size=signal.shape)
+    x = clean.copy()
+    for start in (1000, 3000, 5000):  # three large incidents among the calibration rows
+        x[start:start + 20, 0] += 30.0
+    ref = Detector(DetectorConfig(horizons="")).fit(clean, signal)
+    plain = Detector(DetectorConfig(horizons="", calibration_rounds=0)).fit(x, signal)
+    robust = Detector(DetectorConfig(horizons="")).fit(x, signal)
+    assert ref.trimmed_fraction_ == 0.0  # clean rows hardly reach the critical level
+    assert 0.01 < robust.trimmed_fraction_ < 0.1
+    assert plain.thresholds["warning"] > 5 * ref.thresholds["warning"]
+    assert robust.thresholds["warning"] == pytest.approx(ref.thresholds["warning"], rel=0.1)
