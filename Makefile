@@ -48,6 +48,7 @@ docker-test: docker
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_forecast.py
+	$(BIN)/python bench/bench_detect.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
