@@ -2,17 +2,10 @@
 
 import json
 import math
-import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-
-try:
-    import mods  # noqa: F401
-except ImportError:  # plain `pytest` without the repository root on sys.path
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from mods import metrics as M
 from mods.errors import DataError

@@ -139,7 +139,7 @@ recall."""
 
 import json
 import warnings
-from dataclasses import dataclass, field, fields, asdict
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
@@ -148,6 +148,7 @@ from mods.anomaly import thresholds as th
 from mods.anomaly.alerts import build_events, merge_runs
 from mods.anomaly.horizons import check_horizons
 from mods.anomaly.scorers import MAD_TO_STD, ResidualScorer, as_2d, combine_columns
+from mods.options import Options, meta as _meta
 
 STATE_VERSION = 2
 READABLE_VERSIONS = (1, 2)  # version 1: one-step channel only
@@ -165,17 +166,17 @@ THRESHOLD_FIELDS = ("method", "min_warning", "quantile_warning", "quantile_criti
                     "dynamic_buffer", "dynamic_critical_ratio")
 
 
-def _meta(help_, low=None, high=None, choices=None):
-    return {"help": help_, "min": low, "max": high, "choices": choices}
 
 
 @dataclass
-class DetectorConfig:
+class DetectorConfig(Options):
     """Options of the anomaly detector; JSON-able (``to_dict``/``from_dict``).
 
     Every field carries its description and valid range in ``metadata``, like
     :class:`mods.forecast.params.Params`.
     """
+
+    KIND = "detector option"
 
     method: str = field(default="quantile", metadata=_meta(
         "Threshold method calibrated on validation scores", choices=th.METHODS))
@@ -250,40 +251,7 @@ class DetectorConfig:
 
     def validate(self):
         """Check types and ranges; raise :class:`ConfigError` naming the bad field."""
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if f.type in (int, "int"):
-                if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-                    if isinstance(value, float) and value.is_integer():
-                        value = int(value)
-                    else:
-                        raise fail(ConfigError, "%s must be an integer, got %r"
-                                   % (f.name, value))
-                value = int(value)
-                setattr(self, f.name, value)
-            elif f.type in (float, "float"):
-                if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
-                    raise fail(ConfigError, "%s must be a number, got %r" % (f.name, value))
-                value = float(value)
-                if value != value:
-                    raise fail(ConfigError, "%s must be a number, got NaN" % f.name)
-                setattr(self, f.name, value)
-            elif f.type in (str, "str") and not isinstance(value, str):
-                raise fail(ConfigError, "%s must be a string, got %r" % (f.name, value))
-            elif f.type in (bool, "bool"):
-                if not isinstance(value, (bool, np.bool_)):
-                    raise fail(ConfigError, "%s must be true or false, got %r"
-                               % (f.name, value))
-                value = bool(value)
-                setattr(self, f.name, value)
-            low, high = f.metadata.get("min"), f.metadata.get("max")
-            if low is not None and value < low or high is not None and value > high:
-                raise fail(ConfigError, "%s=%r is out of range [%s, %s]"
-                           % (f.name, value, low, high))
-            choices = f.metadata.get("choices")
-            if choices and value not in choices:
-                raise fail(ConfigError, "%s=%r is not one of %s"
-                           % (f.name, value, ", ".join(choices)))
+        self.check_fields()
         self.horizons = ",".join(str(h) for h in check_horizons(self.horizons))
         if not self.quantile_warning < self.quantile_critical:
             raise fail(ConfigError, "quantile_warning (%r) must be below quantile_critical (%r)"
@@ -296,32 +264,9 @@ class DetectorConfig:
                        % (self.z_min, self.z_max))
         return self
 
-    def to_dict(self):
-        """Plain JSON-able dict of every option."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data, strict=True):
-        """Build from a dict; unknown keys raise :class:`ConfigError` when ``strict``."""
-        if data is None:
-            return cls()
-        if not isinstance(data, dict):
-            raise fail(ConfigError, "detector options must be a mapping, got %r" % (data,))
-        names = {f.name for f in fields(cls)}
-        unknown = set(data) - names
-        if unknown and strict:
-            raise fail(ConfigError, "unknown detector option(s): %s"
-                       % ", ".join(sorted(unknown)))
-        return cls(**{k: v for k, v in data.items() if k in names and v is not None})
-
     def threshold_params(self):
         """The options of the threshold calibration, as keyword arguments."""
         return {name: getattr(self, name) for name in THRESHOLD_FIELDS}
-
-    @classmethod
-    def describe(cls):
-        """``[(name, type, default, metadata), ...]`` for the CLI and the HTTP schema."""
-        return [(f.name, f.type, f.default, dict(f.metadata)) for f in fields(cls)]
 
 
 @dataclass

@@ -4,19 +4,17 @@ Saved as ``config.json`` inside every model bundle (``to_dict``/``from_dict``); 
 line options and HTTP arguments are derived from the same fields and their metadata.
 """
 
-from dataclasses import dataclass, field, fields, asdict
+from dataclasses import dataclass, field
 
 from mods.errors import ConfigError, fail
+from mods.options import Options, meta as _meta
 
 SCALERS = ("minmax", "standard", "none")
 
 
-def _meta(help_, low=None, high=None, choices=None):
-    return {"help": help_, "min": low, "max": high, "choices": choices}
-
 
 @dataclass
-class Params:
+class Params(Options):
     """Hyper-parameters of a forecaster.
 
     Every field carries its description and valid range in ``metadata`` so the CLI and the
@@ -56,6 +54,8 @@ class Params:
     test_fraction: float = field(default=0.2, metadata=_meta(
         "Fraction of the data (its end) held out for the reported metrics", 0.0, 0.8))
 
+    KIND = "hyper-parameter"
+
     def __post_init__(self):
         self.validate()
 
@@ -66,48 +66,4 @@ class Params:
         if self.model_type not in MODEL_TYPES:
             raise fail(ConfigError, "unknown model_type %r; valid types: %s"
                        % (self.model_type, ", ".join(MODEL_TYPES)))
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if f.type in (int, "int"):
-                if isinstance(value, bool) or not isinstance(value, int):
-                    if isinstance(value, float) and value.is_integer():
-                        value = int(value)
-                        setattr(self, f.name, value)
-                    else:
-                        raise fail(ConfigError, "%s must be an integer, got %r" % (f.name, value))
-            elif f.type in (float, "float"):
-                if isinstance(value, bool) or not isinstance(value, (int, float)):
-                    raise fail(ConfigError, "%s must be a number, got %r" % (f.name, value))
-                value = float(value)
-                if value != value:
-                    raise fail(ConfigError, "%s must be a number, got NaN" % f.name)
-                setattr(self, f.name, value)
-            elif f.type in (bool, "bool") and not isinstance(value, bool):
-                raise fail(ConfigError, "%s must be true or false, got %r" % (f.name, value))
-            low, high = f.metadata.get("min"), f.metadata.get("max")
-            if low is not None and value < low or high is not None and value > high:
-                raise fail(ConfigError, "%s=%r is out of range [%s, %s]"
-                           % (f.name, value, low, high))
-            choices = f.metadata.get("choices")
-            if choices and value not in choices:
-                raise fail(ConfigError, "%s=%r is not one of %s"
-                           % (f.name, value, ", ".join(choices)))
-        return self
-
-    def to_dict(self):
-        """Plain JSON-able dict of every hyper-parameter."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data, strict=True):
-        """Build from a dict; unknown keys raise :class:`ConfigError` when ``strict``."""
-        names = {f.name for f in fields(cls)}
-        unknown = set(data) - names
-        if unknown and strict:
-            raise fail(ConfigError, "unknown hyper-parameter(s): %s" % ", ".join(sorted(unknown)))
-        return cls(**{k: v for k, v in data.items() if k in names and v is not None})
-
-    @classmethod
-    def describe(cls):
-        """``[(name, type, default, metadata), ...]`` for the CLI and the HTTP schema."""
-        return [(f.name, f.type, f.default, dict(f.metadata)) for f in fields(cls)]
+        return self.check_fields()

@@ -2,25 +2,18 @@
 ``.keras`` save/load round trip.  Models are tiny (blocks 8) so the file runs in well under a
 minute on 2 CPU cores."""
 
-import os
-import sys
 
 import numpy as np
 import pytest
 
-try:
-    import mods  # noqa: F401
-except ImportError:  # run from a checkout without the package installed
-    sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
+import keras
+from keras import layers
 
-import keras  # noqa: E402
-from keras import layers  # noqa: E402
-
-from mods.errors import ConfigError  # noqa: E402
-from mods.forecast.attention import TemporalAttention  # noqa: E402
-from mods.forecast.params import Params  # noqa: E402
-from mods.forecast.registry import MODEL_TYPES, build_model  # noqa: E402
-from mods.forecast.tcn import receptive_field, tcn_levels  # noqa: E402
+from mods.errors import ConfigError
+from mods.forecast.attention import TemporalAttention
+from mods.forecast.params import Params
+from mods.forecast.registry import MODEL_TYPES, build_model
+from mods.forecast.tcn import receptive_field, tcn_levels
 
 SEQ, N_FEATURES, N_OUTPUTS = 12, 3, 2
 NAMES = list(MODEL_TYPES)
