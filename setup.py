@@ -31,6 +31,7 @@ setup(
             "mods-predict = mods.cli:predict_main",
             "mods-test = mods.cli:test_main",
             "mods-detect = mods.cli:detect_main",
+            "mods-features = mods.features.cli:main",
         ],
     },
 )

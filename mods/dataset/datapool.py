@@ -11,9 +11,10 @@ A datapool holds one file per protocol, day and window (as written by
 
 Query
 -----
-::
+(one line, cut here)::
 
-    conn|in_count_uid~conn_in|out_count_uid~conn_out;dns|in_distinct_query~dns_in_distinct;ssh|in~ssh_in#window_start,window_end
+    conn|in_count_uid~conn_in|out_count_uid~conn_out;dns|in_distinct_query~dns_in_distinct;
+    ssh|in~ssh_in#window_start,window_end
 
 * protocols are separated by ``;``;
 * each protocol is ``protocol|column[~new_name]|column[~new_name]...``: the columns of its
@@ -114,7 +115,8 @@ def parse_query(text: str) -> Query:
         items = [i.strip() for i in spec.split("|")]
         protocol, cols = items[0], []
         if not _NAME.match(protocol):
-            raise fail(DataError, f"datapool query: bad protocol name {protocol!r} in {spec.strip()!r}")
+            raise fail(DataError, f"datapool query: bad protocol name {protocol!r} in "
+                       f"{spec.strip()!r}")
         for item in items[1:]:
             source, _, new = (p.strip() for p in item.partition("~"))
             if not source or ("~" in item and not new):
