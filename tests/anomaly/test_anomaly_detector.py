@@ -1,7 +1,6 @@
 """Detector: fit/detect, NaN rows, causality, persistence, overrides, speed."""
 
 import json
-import time
 
 import numpy as np
 import pytest
@@ -199,18 +198,20 @@ def test_one_dimensional_input():
     assert len(found.events) >= 1 and found.events[0]["direction"] == "spike"
 
 
-def test_detect_is_fast():
+def test_detect_on_a_long_wide_series():
+    """50,000 rows x 10 columns of heavy-tailed noise: shapes hold and alerts stay rare.
+
+    Speed is measured by bench/bench_detect.py, not here.
+    """
     rng = np.random.default_rng(0)
     n, f = 50000, 10
     fc = 100 + np.zeros((n, f))
     actual = fc + rng.standard_t(4, size=(n, f))
     det = Detector().fit(actual[:3000], fc[:3000])
-    best = np.inf
-    for _ in range(3):
-        t0 = time.perf_counter()
-        det.detect(actual, fc)
-        best = min(best, time.perf_counter() - t0)
-    assert best < 0.5, best
+    out = det.detect(actual, fc)
+    assert out.scores.shape == (n,) and out.column_scores.shape == (n, f)
+    assert np.isfinite(out.scores).all()
+    assert len(out.events) < n / 1000 * 5
 
 
 def test_band_edge_is_the_sustained_warning_level(data, detector):
