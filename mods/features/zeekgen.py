@@ -405,6 +405,40 @@ def _merge(base, extra):
     return out
 
 
+def expected_records(log_type: str = "conn", start="2019-06-01", days: int = 1,
+                     scale: float = 1.0) -> float:
+    """Expected number of ordinary records of ``log_type`` that :func:`generate_logs` writes.
+
+    The mean of its Poisson draws (daily and weekly cycle included, injected incidents not),
+    e.g. to choose the ``scale`` that gives a day of 5 million ``conn`` records.
+
+    Parameters
+    ----------
+    log_type : str
+        One of :data:`LOG_TYPES`.
+    start : str
+        First day (UTC).
+    days : int
+        Number of days.
+    scale : float
+        Traffic scale.
+
+    Returns
+    -------
+    float
+    """
+    if log_type not in RATES:
+        raise fail(ConfigError, f"unknown log type {log_type!r}: expected one of "
+                   f"{', '.join(LOG_TYPES)}")
+    day0 = _dt.datetime.strptime(str(start), "%Y-%m-%d")
+    start_s = int((day0 - _dt.datetime(1970, 1, 1)).total_seconds())
+    total = 0.0
+    for h in range(days * 24):
+        when = _dt.datetime(1970, 1, 1) + _dt.timedelta(seconds=start_s + h * _HOUR)
+        total += RATES[log_type] * scale * _diurnal(when.hour + 0.5, when.weekday())
+    return total
+
+
 def generate_logs(out_dir, start="2019-06-01", days=1, seed=0, scale=1.0, fmt="tsv",
                   compress="mixed", incidents=True, log_types=LOG_TYPES,
                   progress=None) -> GenerateReport:
