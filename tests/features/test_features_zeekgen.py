@@ -87,3 +87,17 @@ def test_json_lines(tmp_path):
 def test_bad_options(tmp_path, kwargs, message):
     with pytest.raises(ConfigError, match=message):
         generate_logs(tmp_path, **kwargs)
+
+
+def test_expected_records_matches_what_is_generated(tmp_path):
+    """expected_records is the mean of the Poisson draws: the bench picks its scale with it."""
+    from mods.features.zeekgen import expected_records
+
+    mean = expected_records("conn", start="2019-06-03", days=1, scale=0.25)
+    assert mean == pytest.approx(4000 * 0.25 * 16.8)  # a weekday: no weekend factor
+    report = generate_logs(tmp_path, start="2019-06-03", days=1, scale=0.25, incidents=False,
+                           log_types=["conn"], compress="plain")
+    assert abs(report.records["conn"] - mean) < 5 * mean ** 0.5
+    assert expected_records("conn", start="2019-06-01") == pytest.approx(0.6 * 4000 * 16.8)
+    with pytest.raises(ConfigError, match="unknown log type"):
+        expected_records("smtp")
