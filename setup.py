@@ -32,6 +32,7 @@ setup(
             "mods-test = mods.cli:test_main",
             "mods-detect = mods.cli:detect_main",
             "mods-features = mods.features.cli:main",
+            "mods-stream = mods.stream.cli:main",
         ],
     },
 )
