@@ -74,3 +74,77 @@ class Recorder:
     def finish(self, status, **fields):
         self.record.update(status=status, **fields)
         write(self.run_id, self.record, self.models_dir)
+
+
+def list_records(models_dir=None):
+    """Every readable training record, oldest first (by ``started``, then ``date``)."""
+    folder = runs_dir(models_dir)
+    if not folder.is_dir():
+        return []
+    out = []
+    for path in folder.glob("*.json"):
+        record = read(path.stem, models_dir)
+        if isinstance(record, dict):
+            out.append(dict(record, run_id=path.stem))
+    return sorted(out, key=lambda r: (str(r.get("started") or r.get("date") or ""),
+                                      r["run_id"]))
+
+
+def pid_alive(pid):
+    """Whether process ``pid`` exists (and is not this process)."""
+    try:
+        pid = int(pid)
+    except (TypeError, ValueError):
+        return False
+    if pid <= 0 or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    try:  # a zombie (killed, not yet reaped by its new parent) is gone too
+        with open("/proc/%d/stat" % pid) as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+INTERRUPTED = "interrupted by a restart of the service (the training process is gone)"
+
+
+def mark_interrupted(models_dir=None):
+    """At service start: end the records still "running" whose process is gone.
+
+    A record stays "running" when the service (and its training processes) stopped without
+    finishing it (restart, ``kill -9``, power loss).  Such records become ``"status":
+    "error"`` with ``"interrupted": true`` and the message :data:`INTERRUPTED`.  Records
+    whose training process still exists (an orphaned worker still fitting) are left alone:
+    that process ends them itself.  Leftover temporary record files are removed.
+
+    Returns
+    -------
+    list of str
+        The run ids marked interrupted.
+    """
+    folder = runs_dir(models_dir)
+    if not folder.is_dir():
+        return []
+    for tmp in folder.glob(".*.tmp"):
+        parts = tmp.name.rsplit(".", 2)  # .<run>.json.<pid>.tmp
+        if len(parts) == 3 and pid_alive(parts[1]):
+            continue
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+    marked = []
+    for record in list_records(models_dir):
+        if record.get("status") != "running" or pid_alive(record.get("pid")):
+            continue
+        run_id = record.pop("run_id")
+        record.update(status="error", interrupted=True, message=INTERRUPTED)
+        write(run_id, record, models_dir)
+        marked.append(run_id)
+    return marked

@@ -112,7 +112,11 @@ def train_args():
             enum = list(meta["choices"])
             kwargs["validate"] = validate.OneOf(enum)
         elif meta.get("min") is not None:
-            kwargs["validate"] = validate.Range(min=meta["min"], max=meta["max"])
+            high = meta["max"]
+            if name == "num_epochs" and config.max_epochs():  # MODS_MAX_EPOCHS, in Swagger
+                high = min(high, config.max_epochs())
+                kwargs["load_default"] = min(default, high)
+            kwargs["validate"] = validate.Range(min=meta["min"], max=high)
         field_cls = {int: fields.Int, float: fields.Float, bool: fields.Bool}.get(typ,
                                                                                  fields.Str)
         args[name] = _field(field_cls, meta["help"], enum=enum, **kwargs)

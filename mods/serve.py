@@ -21,6 +21,14 @@ import sys
 import tempfile
 
 DEFAULT_MAX_UPLOAD = 100 * 1024 * 1024
+#: Launcher options setting the limits of :mod:`mods.config` (they override the variables).
+LIMIT_OPTIONS = (
+    ("max-rows", "MODS_MAX_ROWS", "2000000", "Most data rows in an uploaded or named file"),
+    ("max-columns", "MODS_MAX_COLUMNS", "1000", "Most columns in a file's header"),
+    ("max-epochs", "MODS_MAX_EPOCHS", "1000", "Largest num_epochs a training may ask for"),
+    ("max-train-seconds", "MODS_MAX_TRAIN_SECONDS", "21600",
+     "Wall-clock limit of one training, in seconds"),
+)
 MODEL = "mods"
 LOG = logging.getLogger("mods.serve")
 
@@ -32,6 +40,9 @@ def _register_options():
 
     opts = [cfg.IntOpt("train-workers", default=1, min=1,
                        help="Processes reserved for trainings (predictions use --workers).")]
+    opts += [cfg.FloatOpt(name, min=0, help=text + " (0: no limit; default: $%s or %s)"
+                          % (env, default))
+             for name, env, default, text in LIMIT_OPTIONS]
     try:
         cfg.CONF.register_cli_opts(opts)
     except cfg.ArgsAlreadyParsedError:  # pragma: no cover
@@ -70,6 +81,7 @@ def _validation_message(body):
 
 def make_error_middleware():
     from aiohttp import web
+    from aiohttp.http_exceptions import HttpProcessingError
 
     from mods.errors import ModsError
 
@@ -83,8 +95,18 @@ def make_error_middleware():
             return _json_error(400, _validation_message(exc.text))
         except web.HTTPRequestEntityTooLarge as exc:
             return _json_error(413, "upload too large: %s" % exc.text)
-        except web.HTTPException:
-            raise
+        except web.HTTPException as exc:
+            # aiohttp/DEEPaaS errors (unknown route or training, wrong method) are plain
+            # text: answer them as JSON too, keeping the status and the Allow header
+            if exc.status < 400 or exc.content_type == "application/json":
+                raise
+            response = _json_error(exc.status, "%s: %s %s" % (
+                exc.reason.lower(), request.method, request.path[:200]))
+            if "Allow" in exc.headers:
+                response.headers["Allow"] = exc.headers["Allow"]
+            return response
+        except HttpProcessingError as exc:  # e.g. a multipart part without headers
+            return _json_error(400, "malformed request: %s" % str(exc.message)[:200])
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # never a traceback page
@@ -217,7 +239,8 @@ class TrainingPool:
         from concurrent.futures import ProcessPoolExecutor
 
         return ProcessPoolExecutor(max_workers=1,
-                                   mp_context=multiprocessing.get_context("spawn"))
+                                   mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_training_worker_init)
 
     @staticmethod
     def _kill(executor):
@@ -232,6 +255,7 @@ class TrainingPool:
         import datetime
         from concurrent.futures.process import BrokenProcessPool
 
+        from mods import config
         from mods.errors import ModsError
 
         if self._slots is None:
@@ -240,12 +264,18 @@ class TrainingPool:
             executor = self._free.pop() if self._free else self._new_executor()
             self._busy.add(executor)
             healthy = False
+            limit = config.max_train_seconds() or None  # from its start in a free worker
             try:
-                output = await asyncio.wrap_future(executor.submit(fn))
+                output = await asyncio.wait_for(asyncio.wrap_future(executor.submit(fn)),
+                                                limit)
                 healthy = True
             except BrokenProcessPool:
                 raise ModsError("the training process ended before finishing (killed, out "
                                 "of memory or crashed); see the server log") from None
+            except asyncio.TimeoutError:  # its process is killed below
+                raise ModsError("training stopped: still running after the time limit of "
+                                "%g s (MODS_MAX_TRAIN_SECONDS, --max-train-seconds)"
+                                % limit) from None
             except asyncio.CancelledError:
                 raise
             except BaseException:
@@ -277,6 +307,129 @@ def _end_record(run_id, status, message):
         runs.write(run_id, record)
 
 
+def _training_worker_init():
+    """Make a training process yield to predictions: ``nice`` it and cap its TF threads.
+
+    ``MODS_TRAIN_NICE`` (default 10, 0 to keep the launcher's priority) and
+    ``MODS_TRAIN_THREADS`` (TensorFlow intra-op threads, default 1; 0 lets TF use every
+    core) set how much CPU a training takes from the prediction workers.
+    """
+    nice = os.environ.get("MODS_TRAIN_NICE", "10")
+    threads = os.environ.get("MODS_TRAIN_THREADS", "1")
+    try:
+        if int(nice) > 0:
+            os.nice(int(nice))
+    except (ValueError, OSError):  # pragma: no cover
+        LOG.warning("cannot nice the training process (MODS_TRAIN_NICE=%r)", nice)
+    try:
+        if int(threads) > 0:
+            os.environ.setdefault("TF_NUM_INTRAOP_THREADS", str(int(threads)))
+            os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
+            import tensorflow as tf
+
+            tf.config.threading.set_intra_op_parallelism_threads(int(threads))
+            tf.config.threading.set_inter_op_parallelism_threads(1)
+    except (ValueError, RuntimeError):  # pragma: no cover
+        LOG.warning("cannot limit the training threads (MODS_TRAIN_THREADS=%r)", threads)
+
+
+def _queued_record(run_id, kwargs):
+    """The record of a submitted training, before its process starts (it may queue for a
+    slot): a restart in between then reports it interrupted instead of losing it."""
+    import datetime
+
+    from mods import runs
+
+    if not run_id or runs.read(run_id) is not None:
+        return
+    runs.write(run_id, {"status": "running", "queued": True, "pid": os.getpid(),
+                        "date": str(datetime.datetime.now()),
+                        "model_name": kwargs.get("model_name"),
+                        "model_type": kwargs.get("model_type")})
+
+
+def _recover(models_dir=None):
+    """At start: records of trainings a previous process left "running" become interrupted
+    errors, and unfinished bundle saves (killed mid-save) are removed.
+
+    Returns
+    -------
+    set of str
+        The run ids of the trainings of previous processes (their records).
+    """
+    from mods import runs
+    from mods.forecast import bundle
+
+    marked = runs.mark_interrupted(models_dir)
+    if marked:
+        LOG.warning("%d training(s) interrupted by the restart: %s", len(marked),
+                    ", ".join(marked))
+    bundle.clean_temporary(models_dir)
+    return {r["run_id"] for r in runs.list_records(models_dir)}
+
+
+def _record_doc(record):
+    """DEEPaaS's training answer built from an on-disk record (a previous process's run)."""
+    run_id = record["run_id"]
+    doc = {"uuid": run_id,
+           "date": record.get("date") or record.get("started") or record.get("updated"),
+           "args": {"run_id": run_id, "model_name": record.get("model_name"),
+                    "model_type": record.get("model_type")},
+           "status": record.get("status") or "error"}
+    if record.get("message"):
+        doc["message"] = record["message"]
+    if record.get("result") is not None:
+        doc["result"] = {"output": record["result"]}
+    return doc
+
+
+def make_records_middleware(train_handler, previous=()):
+    """Trainings outlive the process that ran them.
+
+    A training's ``uuid`` is its ``run_id`` (the name of its on-disk record), so after a
+    restart ``GET /v2/models/mods/train/{uuid}`` answers from the record and
+    ``GET /v2/models/mods/train/`` lists the previous processes' trainings too (``previous``:
+    their run ids; this process's trainings are DEEPaaS's, forgotten once deleted).
+    """
+    previous = frozenset(previous)
+    from aiohttp import web
+
+    from mods import runs
+
+    marker = "/models/%s/train" % MODEL
+
+    @web.middleware
+    async def records(request, handler):
+        if marker not in request.path or request.method not in ("GET", "POST", "PUT"):
+            return await handler(request)
+        tail = request.path.split(marker, 1)[1].strip("/")
+        if request.method == "GET" and tail:
+            if tail not in train_handler._trainings and tail in previous:
+                record = runs.read(tail)
+                if record is not None:
+                    return web.json_response(_record_doc(dict(record, run_id=tail)))
+            return await handler(request)
+        response = await handler(request)
+        if tail or not isinstance(response, web.Response) or response.status != 200 \
+                or response.content_type != "application/json":
+            return response
+        doc = json.loads(response.text)
+        if request.method == "GET":  # the listing
+            seen = {item.get("uuid") for item in doc if isinstance(item, dict)}
+            doc = [_record_doc(r) for r in runs.list_records()
+                   if r["run_id"] in previous and r["run_id"] not in seen] + doc
+            return web.json_response(doc)
+        run_id = (doc.get("args") or {}).get("run_id")
+        uuid_ = doc.get("uuid")
+        if (run_id and uuid_ in train_handler._trainings
+                and run_id not in train_handler._trainings):
+            train_handler._trainings[run_id] = train_handler._trainings.pop(uuid_)
+            doc["uuid"] = run_id
+        return web.json_response(doc)
+
+    return records
+
+
 def _separate_training_pool(wrapper, n_workers):
     """Give ``wrapper``'s trainings their own processes (predictions keep theirs)."""
     from deepaas.model.v2.wrapper import UploadedFile
@@ -302,6 +455,7 @@ def _separate_training_pool(wrapper, n_workers):
     def train(*args, **kwargs):
         kwargs = _upload_files(kwargs)
         uploads = [v.filename for v in kwargs.values() if isinstance(v, UploadedFile)]
+        _queued_record(kwargs.get("run_id"), kwargs)
         with wrapper._catch_error():
             fn = functools.partial(wrapper.model_obj.train, *args, **kwargs)
             return wrapper._loop.create_task(run(fn, kwargs.get("run_id"), uploads))
@@ -367,6 +521,7 @@ async def build_app(conf):
     """The DEEPaaS app with MODS's routes, middlewares and training pool."""
     from deepaas import api, model
 
+    previous = _recover()
     app = await api.get_app(enable_doc=conf.doc_endpoint, enable_train=conf.train_endpoint,
                             enable_predict=conf.predict_endpoint, base_path=conf.base_path)
     app.middlewares.append(make_error_middleware())
@@ -378,6 +533,7 @@ async def build_app(conf):
     delete = handlers.get(("DELETE", "/models/%s/train/{uuid}" % MODEL))
     if delete is not None:
         app.middlewares.append(make_cancel_middleware(delete.__self__))
+        app.middlewares.append(make_records_middleware(delete.__self__, previous))
     return app
 
 
@@ -387,7 +543,7 @@ def _handle_signals():
     aiohttp's graceful exit runs DEEPaaS's pool clean-up, which waits forever when the
     workers are already gone (the whole process group signalled, as systemd's
     ``KillMode=control-group`` or ``kill -- -PGID`` do).  Running trainings are lost either
-    way; their records stay "running" with the dead process id.
+    way; the next start marks their records interrupted (:func:`_recover`).
     """
     import logging as _logging
     import multiprocessing
@@ -414,12 +570,19 @@ def main(argv=None):
     os.environ.setdefault("DEEPAAS_V2_MODEL", MODEL)
     conf = _register_options()
     if not any(a.startswith("--client-max-size") for a in argv):
-        argv += ["--client-max-size", str(DEFAULT_MAX_UPLOAD)]
+        from mods import config
+
+        size = config.max_upload_size()  # MODS_MAX_UPLOAD_SIZE; 0: (almost) no limit
+        argv += ["--client-max-size", str(size or sys.maxsize)]
     from aiohttp import web
     from deepaas import config as dconfig
 
     _handle_signals()
     dconfig.config_and_logging(argv)
+    for name, env, _default, _text in LIMIT_OPTIONS:  # workers inherit the environment
+        value = getattr(conf, name.replace("-", "_"))
+        if value is not None:
+            os.environ[env] = repr(value)
     print("MODS serving on http://%s:%s (Swagger UI: /api, predict: POST /models/mods/predict)"
           % (conf.listen_ip, conf.listen_port), flush=True)
     web.run_app(build_app(conf), host=conf.listen_ip, port=conf.listen_port,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from mods import config
 from mods.dataset.io import read_table
-from mods.errors import DataError, ModelNotFound, fail
+from mods.errors import ConfigError, DataError, ModelNotFound, fail
 from mods.forecast import bundle
 from mods.forecast.params import Params
 
@@ -74,6 +74,7 @@ def train(data, model_name, params=None, *, name=None, columns=None, time_column
     """
     params = params or Params()
     bundle.check_name(model_name)  # refuse bad names before spending time training
+    on_epoch = _capped(params, on_epoch)
     dataset = load_dataset(data, name=name, columns=columns, time_column=time_column,
                            min_rows=params.sequence_len + params.steps_ahead + 1,
                            min_rows_reason="sequence_len + steps_ahead + 1")
@@ -96,6 +97,35 @@ def train(data, model_name, params=None, *, name=None, columns=None, time_column
         "total_time_s": round(time.perf_counter() - t0, 3),
     })
     return report
+
+
+def _capped(params, on_epoch):
+    """Check ``num_epochs`` against ``MODS_MAX_EPOCHS``; wrap ``on_epoch`` so that a training
+    running past ``MODS_MAX_TRAIN_SECONDS`` stops at the end of an epoch with an error.
+
+    Raises
+    ------
+    ConfigError
+        When ``params.num_epochs`` is above the limit.
+    """
+    max_epochs, max_seconds = config.max_epochs(), config.max_train_seconds()
+    if max_epochs and params.num_epochs > max_epochs:
+        raise fail(ConfigError, "num_epochs %d is above the limit of %d (MODS_MAX_EPOCHS)"
+                   % (params.num_epochs, max_epochs))
+    if not max_seconds:
+        return on_epoch
+    t0 = time.monotonic()
+
+    def check(rec):
+        if on_epoch is not None:
+            on_epoch(rec)
+        elapsed = time.monotonic() - t0
+        if elapsed > max_seconds:
+            raise fail(ConfigError, "training stopped after %.0f s and %s epoch(s): above the "
+                       "time limit of %g s (MODS_MAX_TRAIN_SECONDS)"
+                       % (elapsed, rec.get("epoch", "?"), max_seconds))
+
+    return check
 
 
 def get_model(model_name=None, models_dir=None):

@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from mods import config
 from mods.errors import DataError, fail
 
 LOG = logging.getLogger("mods")
@@ -157,6 +158,8 @@ def read_table(
     min_rows: int = 1,
     expected_columns=None,
     min_rows_reason: str | None = None,
+    max_rows: int | None = None,
+    max_columns: int | None = None,
 ) -> Dataset:
     """Read and validate a .tsv/.csv time-series table.
 
@@ -183,6 +186,12 @@ def read_table(
         features, in that order.
     min_rows_reason : str, optional
         Explanation added to the ``min_rows`` message, e.g. ``"sequence_len + steps_ahead"``.
+    max_rows : int, optional
+        Most data rows, in the file and after filling missing time steps (default:
+        :func:`mods.config.max_rows`, ``MODS_MAX_ROWS``; ``0``: no limit).
+    max_columns : int, optional
+        Most columns in the header (default: :func:`mods.config.max_columns`,
+        ``MODS_MAX_COLUMNS``; ``0``: no limit).
 
     Returns
     -------
@@ -197,6 +206,14 @@ def read_table(
     raw = _decode_check(raw, name)
     sep = _choose_separator(raw, ext, name)
     table = _Structure(raw, sep, name)
+    max_rows = config.max_rows() if max_rows is None else max_rows
+    max_columns = config.max_columns() if max_columns is None else max_columns
+    if max_columns and int(table.fields[0]) > max_columns:
+        raise fail(DataError, f"{name}: {int(table.fields[0])} columns, more than the limit "
+                   f"of {max_columns} (MODS_MAX_COLUMNS)")
+    if max_rows and table.n_rows > max_rows:
+        raise fail(DataError, f"{name}: {table.n_rows} data rows, more than the limit of "
+                   f"{max_rows} (MODS_MAX_ROWS); send fewer rows")
     header = table.header_names()
 
     requested = _names_list(columns, "columns", name)
@@ -264,6 +281,9 @@ def read_table(
                  name, filled_cells, filled_rows)
 
     n_rows = values.shape[0]
+    if max_rows and n_rows > max_rows:
+        raise fail(DataError, f"{name}: {n_rows} rows after filling missing time steps, more "
+                   f"than the limit of {max_rows} (MODS_MAX_ROWS)")
     if n_rows < min_rows:
         reason = f" ({min_rows_reason})" if min_rows_reason else ""
         raise fail(DataError, f"{name}: {n_rows} rows, but at least {min_rows} are "

@@ -61,6 +61,48 @@ def list_bundles(models_dir=None):
                   if _NAME_RE.match(p.stem) and p.is_file())
 
 
+_TMP_RE = re.compile(r"^\..+\.(\d+)\.[A-Za-z0-9_]+\.tmp$")
+
+
+def clean_temporary(models_dir=None, max_age=3600.0):
+    """Remove the temporary files of saves that will never finish.
+
+    A save's temporary file (``.<name>.<pid>.<random>.tmp``) is removed when its process
+    no longer exists (killed mid-save); one without a process id, when older than
+    ``max_age`` seconds.  Saves in progress in other processes are left alone.  Called when
+    the service starts.
+
+    Returns
+    -------
+    list of str
+        The names of the files removed.
+    """
+    import time
+
+    from mods.runs import pid_alive
+
+    folder = Path(models_dir or config.models_dir())
+    if not folder.is_dir():
+        return []
+    removed = []
+    for tmp in folder.glob(".*.tmp"):
+        match = _TMP_RE.match(tmp.name)
+        try:
+            if match:
+                if pid_alive(match.group(1)):
+                    continue
+            elif time.time() - tmp.stat().st_mtime < max_age:
+                continue
+            tmp.unlink()
+            removed.append(tmp.name)
+        except OSError:
+            pass
+    if removed:
+        LOG.warning("removed %d unfinished bundle save(s): %s", len(removed),
+                    ", ".join(sorted(removed)))
+    return removed
+
+
 def _versions():
     import keras
     import tensorflow as tf
@@ -72,7 +114,10 @@ def save(forecaster, name, models_dir=None, metrics=None):
     """Write ``forecaster`` as ``<models_dir>/<name>.zip`` atomically and return the path.
 
     The zip is written to a temporary file in the same folder, flushed to disk, then renamed
-    over the target, so a reader never sees a half-written bundle.
+    over the target, so a reader never sees a half-written bundle.  Two saves of the same
+    ``name`` at once each write their own temporary file: the bundle is always one of the
+    two complete ones (the last renamed wins), never a mix.  A process killed mid-save
+    leaves only its hidden temporary file, which :func:`clean_temporary` removes.
     """
     import joblib
 
@@ -94,7 +139,10 @@ def save(forecaster, name, models_dir=None, metrics=None):
     scaler = io.BytesIO()
     joblib.dump({"scaler": forecaster.transform.scaler,
                  "model_delta": forecaster.transform.model_delta}, scaler)
-    fd, tmp = tempfile.mkstemp(prefix=".%s." % path.stem, suffix=".tmp", dir=path.parent)
+    # ".<name>.<pid>.<random>.tmp": hidden, never listed; clean_temporary() removes the
+    # ones whose process is gone (killed mid-save)
+    fd, tmp = tempfile.mkstemp(prefix=".%s.%d." % (path.stem, os.getpid()), suffix=".tmp",
+                               dir=path.parent)
     os.close(fd)
     try:
         umask = os.umask(0)

@@ -1,0 +1,395 @@
+#!/usr/bin/env python
+"""Load benchmark of ``mods-serve``: predictions with 1 and 20 clients, idle and while training.
+
+What it measures (issue 7 "Hardening", section 3): the real launcher (``python -m
+mods.serve``) is started on a free local port with a temporary models folder holding a copy
+of ``models/default.zip``; ``N`` client threads (one ``requests.Session`` each) POST the
+sample file (``../shared/data/mods-sample-w01h-s10m.tsv``, or a generated 4464-row file
+when absent) to ``POST /models/mods/predict`` back to back for ``--duration`` seconds.
+Scenarios: 1 and 20 clients, once idle and once while a long LSTM training runs (started
+with ``PUT /models/mods/train``, cancelled at the end; the script checks it was still
+running when each scenario ended).
+
+Baseline, measured in the same run with the same clients: ``GET /v2/models/mods/`` (the
+metadata: answered by the launcher, no worker), for ``--baseline-duration`` seconds per
+scenario.  Ratios ``predict / baseline`` of the medians make runs on a noisy, shared machine
+comparable.
+
+Figures per scenario: p50/p90/p99 latency (ms), requests/s, failures (status other than 200
+or a body that is not the expected answer, connection errors, timeouts).  The load average
+(``os.getloadavg``) at the start and end is recorded too.
+
+    .venv/bin/python bench/bench_load.py                   # 60 s per scenario, ~6 min
+    .venv/bin/python bench/bench_load.py --duration 10 --baseline-duration 3   # quick
+
+Prints a table and writes ``bench/results/load.json`` (``--out`` to change).
+"""
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT.parent / "shared" / "data" / "mods-sample-w01h-s10m.tsv"
+sys.path.insert(0, str(ROOT))
+
+TARGETS = {"single_idle_p50_ms": 100.0, "clients20_training_p99_ms": 500.0, "failures": 0}
+
+
+def free_port():
+    """A free local TCP port."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def percentile(values, q):
+    """The ``q``-th percentile (0-100) of ``values`` by linear interpolation."""
+    if not values:
+        return None
+    vals = sorted(values)
+    pos = (len(vals) - 1) * q / 100.0
+    lo = int(pos)
+    hi = min(lo + 1, len(vals) - 1)
+    return vals[lo] + (vals[hi] - vals[lo]) * (pos - lo)
+
+
+class Server:
+    """``python -m mods.serve`` in a subprocess with its own models/data folders and TMPDIR.
+
+    Parameters
+    ----------
+    base : Path
+        Empty folder for ``models/``, ``data/``, ``tmp/`` and ``server.log``.
+    sample : Path
+        The file to predict on; also copied to ``data/train.tsv`` for the training.
+    workers, train_workers : int
+        ``--workers`` and ``--train-workers`` of the launcher.
+    env : dict, optional
+        Extra environment variables.
+    """
+
+    def __init__(self, base, sample, workers, train_workers, env=None):
+        self.base = Path(base)
+        self.models = self.base / "models"
+        self.data = self.base / "data"
+        self.tmp = self.base / "tmp"
+        for folder in (self.models, self.data, self.tmp):
+            folder.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(ROOT / "models" / "default.zip", self.models / "default.zip")
+        shutil.copyfile(sample, self.data / "train.tsv")
+        self.port = free_port()
+        self.url = "http://127.0.0.1:%d" % self.port
+        self.log_path = self.base / "server.log"
+        cmd = [sys.executable, "-m", "mods.serve", "--listen-ip", "127.0.0.1",
+               "--listen-port", str(self.port), "--workers", str(workers),
+               "--train-workers", str(train_workers)]
+        full_env = dict(os.environ, MODS_MODELS_DIR=str(self.models),
+                        MODS_DATA_DIR=str(self.data), TMPDIR=str(self.tmp),
+                        TF_CPP_MIN_LOG_LEVEL="3", PYTHONUNBUFFERED="1", **(env or {}))
+        full_env.pop("MODS_DEFAULT_MODEL", None)
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen(cmd, cwd=str(ROOT), env=full_env, stdout=log,
+                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                         start_new_session=True)
+
+    def wait_ready(self, timeout=180):
+        import requests
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("mods-serve exited (%s); see %s"
+                                   % (self.proc.returncode, self.log_path))
+            try:
+                if requests.get(self.url + "/v2/models/", timeout=5).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.5)
+        raise RuntimeError("mods-serve did not answer within %d s" % timeout)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                pass
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:  # pragma: no cover
+            pass
+
+
+def make_request(kind, url, payload):
+    """A function ``f(session) -> (ok, detail)`` doing one request of ``kind``."""
+    if kind == "predict":
+        def run(session):
+            resp = session.post(url + "/models/mods/predict",
+                                files={"data": ("sample.tsv", payload,
+                                                "text/tab-separated-values")},
+                                timeout=60)
+            body = resp.content
+            ok = resp.status_code == 200 and body.startswith(b'{"status": "ok"')
+            return ok, None if ok else "%d %s" % (resp.status_code, body[:200])
+    else:
+        def run(session):
+            resp = session.get(url + "/v2/models/mods/", timeout=60)
+            ok = resp.status_code == 200 and b'"default_model"' in resp.content
+            return ok, None if ok else "%d %s" % (resp.status_code, resp.content[:200])
+    return run
+
+
+def load(request, clients, duration):
+    """``clients`` threads doing ``request`` back to back for ``duration`` seconds.
+
+    Returns
+    -------
+    dict
+        ``requests``, ``failures``, ``rps``, ``p50_ms``, ``p90_ms``, ``p99_ms``, ``max_ms``,
+        ``errors`` (up to 5 failure details).
+    """
+    import requests
+
+    latencies, failures, errors = [], [0], []
+    lock = threading.Lock()
+    start = time.monotonic()
+    stop_at = start + duration
+
+    def worker():
+        with requests.Session() as session:
+            while time.monotonic() < stop_at:
+                t0 = time.perf_counter()
+                try:
+                    ok, detail = request(session)
+                except requests.RequestException as exc:
+                    ok, detail = False, "%s: %s" % (type(exc).__name__, exc)
+                elapsed = (time.perf_counter() - t0) * 1000.0
+                with lock:
+                    latencies.append(elapsed)
+                    if not ok:
+                        failures[0] += 1
+                        if len(errors) < 5:
+                            errors.append(detail)
+
+    threads = [threading.Thread(target=worker, daemon=True) for _ in range(clients)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    wall = time.monotonic() - start
+    return {"clients": clients, "duration_s": round(wall, 2), "requests": len(latencies),
+            "failures": failures[0], "rps": round(len(latencies) / wall, 2),
+            "p50_ms": _r(percentile(latencies, 50)), "p90_ms": _r(percentile(latencies, 90)),
+            "p99_ms": _r(percentile(latencies, 99)),
+            "max_ms": _r(max(latencies) if latencies else None), "errors": errors}
+
+
+def _r(x):
+    return None if x is None else round(x, 1)
+
+
+class Training:
+    """A long training (LSTM, many epochs, no early stopping) to load the machine."""
+
+    def __init__(self, url):
+        self.url = url
+        self.uuid = None
+
+    def start(self, timeout=240):
+        import requests
+
+        resp = requests.put(self.url + "/models/mods/train",
+                            params={"model_name": "bench-long", "data_file": "train.tsv",
+                                    "model_type": "LSTM", "num_epochs": 1000,
+                                    "epochs_patience": 1000, "blocks": 32},
+                            timeout=60)
+        resp.raise_for_status()
+        self.uuid = resp.json()["uuid"]
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:  # wait for the first epoch (TF loaded, fitting)
+            doc = self.status()
+            if doc["status"] != "running":
+                raise RuntimeError("the bench training ended: %s" % doc)
+            if doc.get("progress", {}).get("epoch", 0) >= 1:
+                return doc
+            time.sleep(1)
+        raise RuntimeError("the bench training did not finish an epoch in %d s" % timeout)
+
+    def status(self):
+        import requests
+
+        return requests.get(self.url + "/v2/models/mods/train/" + self.uuid, timeout=60).json()
+
+    def running(self):
+        return self.status()["status"] == "running"
+
+    def cancel(self):
+        import requests
+
+        if self.uuid:
+            requests.delete(self.url + "/v2/models/mods/train/" + self.uuid, timeout=60)
+
+
+def sample_bytes():
+    """The sample file's bytes and where they came from."""
+    if SAMPLE.is_file():
+        return SAMPLE.read_bytes(), str(SAMPLE)
+    import io
+
+    from mods.dataset.generate import generate
+    from mods.dataset.io import write_table
+
+    buf = io.StringIO()
+    write_table(generate(n_rows=4464, seed=0), buf)
+    return buf.getvalue().encode(), "generated (mods.dataset.generate, 4464 rows, seed 0)"
+
+
+def run_bench(args):
+    payload, source = sample_bytes()
+    result = {"sample": source, "sample_bytes": len(payload), "workers": args.workers,
+              "train_workers": args.train_workers, "duration_s": args.duration,
+              "baseline_duration_s": args.baseline_duration, "cpus": os.cpu_count(),
+              "loadavg_start": [round(x, 2) for x in os.getloadavg()],
+              "uptime_start": _uptime(), "targets": TARGETS, "scenarios": []}
+    base = Path(tempfile.mkdtemp(prefix="mods-bench-load-"))
+    with open(base / "sample.tsv", "wb") as fh:
+        fh.write(payload)
+    server = Server(base, base / "sample.tsv", args.workers, args.train_workers)
+    training = None
+    try:
+        server.wait_ready()
+        predict = make_request("predict", server.url, payload)
+        meta = make_request("metadata", server.url, payload)
+        import requests
+
+        with requests.Session() as session:  # warm every worker and the model cache
+            for _ in range(3 * args.workers):
+                ok, detail = predict(session)
+                if not ok:
+                    raise RuntimeError("warm-up predict failed: %s" % detail)
+        for mode in args.modes:
+            if mode == "training":
+                training = Training(server.url)
+                training.start()
+            for clients in args.clients:
+                for kind, request, duration in (("baseline", meta, args.baseline_duration),
+                                                ("predict", predict, args.duration)):
+                    row = {"mode": mode, "kind": kind,
+                           "loadavg": [round(x, 2) for x in os.getloadavg()]}
+                    row.update(load(request, clients, duration))
+                    if training is not None:
+                        row["training_running"] = training.running()
+                    result["scenarios"].append(row)
+                    _print_row(row)
+            if training is not None:
+                training.cancel()
+                training = None
+    finally:
+        if training is not None:
+            training.cancel()
+        server.stop()
+        if not args.keep:
+            shutil.rmtree(base, ignore_errors=True)
+    result["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
+    result["uptime_end"] = _uptime()
+    _ratios(result)
+    return result
+
+
+def _uptime():
+    try:
+        return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+    except OSError:  # pragma: no cover
+        return None
+
+
+def _ratios(result):
+    """``predict / baseline`` medians and percentiles per (mode, clients), and the verdicts."""
+    rows = {(r["mode"], r["kind"], r["clients"]): r for r in result["scenarios"]}
+    for (mode, kind, clients), row in rows.items():
+        base = rows.get((mode, "baseline", clients))
+        if kind == "predict" and base and base["p50_ms"]:
+            row["ratio_vs_baseline"] = {
+                k: round(row[k] / base[k], 2) for k in ("p50_ms", "p90_ms", "p99_ms")
+                if row[k] and base[k]}
+    single = rows.get(("idle", "predict", 1))
+    busy = rows.get(("training", "predict", 20))
+    result["verdict"] = {
+        "failures": sum(r["failures"] for r in result["scenarios"]),
+        "single_idle_p50_ms": single and single["p50_ms"],
+        "single_idle_p50_ok": bool(single and single["p50_ms"] <= TARGETS["single_idle_p50_ms"]),
+        "clients20_training_p99_ms": busy and busy["p99_ms"],
+        "clients20_training_p99_ok": bool(
+            busy and busy["p99_ms"] <= TARGETS["clients20_training_p99_ms"]),
+    }
+
+
+def _print_row(row):
+    print("%-9s %-9s %3d clients  %6d req  %7.2f req/s  p50 %8.1f  p90 %8.1f  p99 %8.1f ms  "
+          "failures %d%s" % (row["mode"], row["kind"], row["clients"], row["requests"],
+                             row["rps"], row["p50_ms"] or 0, row["p90_ms"] or 0,
+                             row["p99_ms"] or 0, row["failures"],
+                             "" if row.get("training_running", True)
+                             else "  (training ended!)"), flush=True)
+
+
+def print_table(result):
+    print()
+    print("mode      clients  predict p50/p90/p99 ms        req/s  fail  | baseline p50/p99 ms"
+          "   | ratio p50/p99")
+    for row in result["scenarios"]:
+        if row["kind"] != "predict":
+            continue
+        base = next((r for r in result["scenarios"] if r["kind"] == "baseline"
+                     and r["mode"] == row["mode"] and r["clients"] == row["clients"]), None)
+        ratio = row.get("ratio_vs_baseline", {})
+        print("%-9s %7d  %7.1f %7.1f %7.1f  %9.2f %5d  | %7.1f %7.1f     | %6.1f %6.1f" % (
+            row["mode"], row["clients"], row["p50_ms"], row["p90_ms"], row["p99_ms"],
+            row["rps"], row["failures"], base["p50_ms"] if base else 0,
+            base["p99_ms"] if base else 0, ratio.get("p50_ms", 0), ratio.get("p99_ms", 0)))
+    print("verdict:", json.dumps(result["verdict"]))
+    print("load average: start %s, end %s" % (result["loadavg_start"], result["loadavg_end"]))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--duration", type=float, default=60.0,
+                        help="seconds per predict scenario (default 60)")
+    parser.add_argument("--baseline-duration", type=float, default=10.0,
+                        help="seconds per baseline (metadata) scenario (default 10)")
+    parser.add_argument("--clients", type=lambda s: [int(x) for x in s.split(",")],
+                        default=[1, 20], help="comma-separated client counts (default 1,20)")
+    parser.add_argument("--modes", type=lambda s: s.split(","), default=["idle", "training"],
+                        help="idle,training (default both)")
+    parser.add_argument("--workers", type=int, default=2,
+                        help="mods-serve --workers (prediction processes, default 2)")
+    parser.add_argument("--train-workers", type=int, default=1)
+    parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "load.json"))
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    args = parser.parse_args(argv)
+    result = run_bench(args)
+    print_table(result)
+    print(json.dumps(result, indent=1))
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
