@@ -14,11 +14,12 @@ def _num(x):
     return x if math.isfinite(x) else None
 
 
-def _round(arr, digits=6):
-    """Nested lists of JSON-safe rounded floats."""
-    a = np.asarray(arr, dtype=np.float64)
-    a = np.where(np.isfinite(a), np.round(a, digits), np.nan)
-    return [[None if v != v else v for v in row] for row in a.tolist()]
+def _json_floats(arr):
+    """``arr.tolist()`` with NaN and infinities as ``None`` (JSON has neither)."""
+    arr = np.asarray(arr, dtype=np.float64)
+    if np.isfinite(arr).all():
+        return arr.tolist()
+    return np.where(np.isfinite(arr), arr, None).tolist()
 
 
 def _times(dataset):
@@ -48,14 +49,12 @@ def prediction_json(fc, dataset, pred, model_name, include_origins=True):
     cols = fc.columns
     entries = []
     if include_origins:
-        fcs = np.round(pred.forecasts, 6)
-        for idx, origin in enumerate(pred.origins.tolist()):
-            block = fcs[idx]
-            entries.append({
-                "row": origin,
-                "time": times[origin] if times else None,
-                "values": {c: [_num(v) for v in block[:, j]] for j, c in enumerate(cols)},
-            })
+        # (m, f, k) nested lists in one go; NaN/inf (rare) become None
+        blocks = _json_floats(np.round(pred.forecasts, 6).transpose(0, 2, 1))
+        origins = pred.origins.tolist()
+        entry_times = [times[o] for o in origins] if times else [None] * len(origins)
+        entries = [{"row": origin, "time": when, "values": dict(zip(cols, block))}
+                   for origin, when, block in zip(origins, entry_times, blocks)]
     last = np.round(pred.forecasts[-1], 6)
     out = {
         "status": "ok",
@@ -98,7 +97,7 @@ def anomaly_json(detection, times=None):
                     event[key] = times[event[idx]]
         events.append(event)
     return {
-        "scores": [_num(round(float(s), 6)) for s in detection.scores],
+        "scores": _json_floats(np.round(detection.scores, 6)),
         "levels": list(detection.levels),
         "n_flagged": int(np.count_nonzero(detection.flags)),
         "events": events,
@@ -119,7 +118,11 @@ def prediction_table(fc, dataset, pred):
     cols["score"] = np.round(det.scores, 6) if det is not None else np.zeros(n)
     cols["level"] = list(det.levels) if det is not None else ["normal"] * n
     for j, c in enumerate(fc.columns):
-        cols[c] = dataset.values[:, j]
+        actual = dataset.values[:, j]
+        # counters print as integers; any other value prints exactly (shortest repr)
+        integral = np.isfinite(actual).all() and (actual == np.round(actual)).all() \
+            and np.abs(actual).max(initial=0) < 2 ** 53
+        cols[c] = actual.astype(np.int64) if integral else actual
         cols[c + "_forecast"] = np.round(pred.step1[:, j], 6)
         cols[c + "_score"] = (np.round(det.column_scores[:, j], 6) if det is not None
                               else np.zeros(n))
@@ -130,5 +133,5 @@ def prediction_tsv(fc, dataset, pred):
     """:func:`prediction_table` as TSV text."""
     buf = io.StringIO()
     frame = prediction_table(fc, dataset, pred)
-    frame.to_csv(buf, sep="\t", index=False, na_rep="", float_format="%.6g")
+    frame.to_csv(buf, sep="\t", index=False, na_rep="")
     return buf.getvalue()

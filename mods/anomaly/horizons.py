@@ -45,7 +45,7 @@ def check_horizons(horizons):
 
 
 def horizon_forecasts(values, horizons, transform, infer, sequence_len, steps_ahead=1,
-                      rows=None):
+                      rows=None, iterate=None):
     """Forecasts of every row made ``h`` rows earlier, for each ``h`` of ``horizons``.
 
     Parameters
@@ -64,6 +64,10 @@ def horizon_forecasts(values, horizons, transform, infer, sequence_len, steps_ah
     rows : ndarray of bool, shape (n,), optional
         Only the forecasts of these target rows are needed (origins whose targets are all
         outside are skipped); default every row.
+    iterate : callable, optional
+        ``iterate(x, first_step, n_steps)`` -> ``(n_steps, m, f)``: the model-space one-step
+        outputs of the recursion (see :meth:`mods.forecast.forecaster.Forecaster._iterate`),
+        e.g. compiled in one call; default one ``infer`` call per step.
 
     Returns
     -------
@@ -110,13 +114,26 @@ def horizon_forecasts(values, horizons, transform, infer, sequence_len, steps_ah
     if not longer:
         return out
     # Iterate the one-step output: each forecast becomes the newest row of the next window.
-    index = np.arange(origins.size)
-    level = direct[:, 0]
-    step = y[:, :1]
-    for j in range(2, max(longer) + 1):
-        x = np.concatenate([x[:, 1:], step], axis=1)
-        step = np.asarray(infer(x), dtype=np.float32)[:, :1]
-        level = transform.inverse(level, index, step)[:, 0]
-        if j in out and j > k:
-            place(j, level)
+    n_steps = max(longer) - 1
+    first_step = np.ascontiguousarray(y[:, :1])
+    if iterate is not None:
+        steps = np.asarray(iterate(x, first_step, n_steps), dtype=np.float32)
+    else:
+        steps, step = [], first_step
+        for _ in range(n_steps):
+            x = np.concatenate([x[:, 1:], step], axis=1)
+            step = np.asarray(infer(x), dtype=np.float32)[:, :1]
+            steps.append(step[:, 0])
+        steps = np.stack(steps)
+    # Back to original units, all steps at once: each step's change (scaling undone) adds to
+    # the level of the step before (a running sum, in the same order as step by step).
+    m, f = origins.size, values.shape[1]
+    change = transform.inverse(np.zeros((1, f)), np.zeros(n_steps * m, dtype=np.int64),
+                               steps.reshape(n_steps * m, 1, f)).reshape(n_steps, m, f)
+    if transform.offset:
+        levels = np.cumsum(np.concatenate([direct[None, :, 0], change]), axis=0)[1:]
+    else:
+        levels = change
+    for h in longer:
+        place(h, levels[h - 2])
     return out

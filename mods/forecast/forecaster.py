@@ -232,6 +232,71 @@ class Forecaster:
                  for i in range(0, len(x), PREDICT_BATCH)]
         return np.concatenate([np.asarray(p) for p in parts], axis=0)
 
+    def _iterate(self, x, first_step, n_steps):
+        """Recursive one-step forecasts: ``n_steps`` model calls, each window shifted by one
+        row with the previous output appended (``first_step`` the first appended row).
+
+        Parameters
+        ----------
+        x : ndarray, shape (m, sequence_len, f)
+            Model-space windows of the origins.
+        first_step : ndarray, shape (m, 1, f)
+            Model-space one-step output of ``x``.
+        n_steps : int
+            Further steps.
+
+        Returns
+        -------
+        ndarray, shape (n_steps, m, f)
+            Model-space one-step outputs of steps 2 .. ``n_steps + 1``. On TensorFlow the
+            recursion runs in one compiled call per chunk of origins (no Python round trip
+            per step); elsewhere one :meth:`_infer` call per step.
+        """
+        m, _, f = x.shape
+        if n_steps <= 0 or m == 0:
+            return np.zeros((max(n_steps, 0), m, f), dtype=np.float32)
+        run = self._recursion_function()
+        if run is None:
+            out, step = [], first_step
+            for _ in range(n_steps):
+                x = np.concatenate([x[:, 1:], step], axis=1)
+                step = np.asarray(self._infer(x), dtype=np.float32)[:, :1]
+                out.append(step[:, 0])
+            return np.stack(out)
+        parts = [run(x[i:i + PREDICT_BATCH], first_step[i:i + PREDICT_BATCH],
+                     np.int32(n_steps)).numpy()
+                 for i in range(0, m, PREDICT_BATCH)]
+        return np.concatenate(parts, axis=1)
+
+    def _recursion_function(self):
+        """The compiled recursion of :meth:`_iterate` (``None`` off TensorFlow); built once."""
+        if getattr(self, "_recursion", False) is not False:
+            return self._recursion
+        self._recursion = None
+        try:
+            import keras
+
+            if keras.backend.backend() != "tensorflow":
+                return None
+            import tensorflow as tf
+        except ImportError:  # pragma: no cover
+            return None
+        model, L, f = self.model, self.sequence_len, len(self.columns)
+
+        @tf.function(input_signature=[tf.TensorSpec([None, L, f], tf.float32),
+                                      tf.TensorSpec([None, 1, f], tf.float32),
+                                      tf.TensorSpec([], tf.int32)])
+        def run(x, step, n_steps):
+            out = tf.TensorArray(tf.float32, size=n_steps)
+            for j in tf.range(n_steps):
+                x = tf.concat([x[:, 1:], step], axis=1)
+                step = model(x, training=False)[:, :1]
+                out = out.write(j, step[:, 0])
+            return out.stack()
+
+        self._recursion = run
+        return run
+
     def forecast_origins(self, values, origins):
         """Forecasts ``(m, k, f)`` in original units from rows ``origins`` of ``values``."""
         values = np.asarray(values, dtype=np.float64)
@@ -295,7 +360,7 @@ def _horizon_forecasts(fc, values, horizons):
     from mods.anomaly.horizons import horizon_forecasts
 
     return horizon_forecasts(values, horizons, fc.transform, fc._infer, fc.sequence_len,
-                             fc.steps_ahead)
+                             fc.steps_ahead, iterate=fc._iterate)
 
 
 def _iso(ts):

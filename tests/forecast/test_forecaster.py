@@ -98,3 +98,23 @@ def test_forecast_alignment_against_naive(data):
     if ev["seasonal_naive"] is None:  # no season in 240 rows: all origins evaluated
         assert ev["naive"]["mae"] == pytest.approx(naive_mae, rel=1e-5)
         assert ev["model"]["mae"] == pytest.approx(model_mae, rel=1e-5)
+
+
+@pytest.mark.parametrize("model_delta", [True, False])
+@pytest.mark.parametrize("model_type", ["MLP", "LSTM", "TCN"])
+def test_compiled_recursion_equals_step_by_step(model_type, model_delta, data, monkeypatch):
+    """The detector's long-horizon forecasts: one compiled call per chunk of origins gives
+    exactly the forecasts of one model call per step (chunks of 50 origins here)."""
+    from mods.anomaly.horizons import horizon_forecasts
+    from mods.forecast import forecaster as F
+
+    fc, _ = Forecaster.fit(data, Params(model_type=model_type, model_delta=model_delta,
+                                        **TINY))
+    monkeypatch.setattr(F, "PREDICT_BATCH", 50)
+    args = (data.values, [2, 5, 30], fc.transform, fc._infer, fc.sequence_len, fc.steps_ahead)
+    loop = horizon_forecasts(*args)
+    compiled = horizon_forecasts(*args, iterate=fc._iterate)
+    for h in (2, 5, 30):
+        assert np.isfinite(loop[h]).sum() > 100
+        np.testing.assert_array_equal(np.isnan(loop[h]), np.isnan(compiled[h]))
+        np.testing.assert_allclose(compiled[h], loop[h], rtol=1e-6, atol=1e-9)

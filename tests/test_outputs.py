@@ -1,0 +1,64 @@
+"""JSON and TSV shapes of a prediction (mods.outputs): exact numbers, JSON-safe values."""
+
+import io
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mods import outputs
+from mods.dataset.io import read_table
+from mods.forecast import bundle
+from tests.helpers import tsv_bytes
+
+DEFAULT = bundle.bundle_path("default", "models")
+
+
+@pytest.fixture(scope="module")
+def predicted():
+    fc = bundle.load(DEFAULT)
+    ds = read_table(tsv_bytes(n_rows=300, seed=4), name="gen.tsv")
+    return fc, ds, fc.predict(ds)
+
+
+def test_json_has_one_entry_per_origin_with_values_per_column(predicted):
+    fc, ds, pred = predicted
+    doc = outputs.prediction_json(fc, ds, pred, "default")
+    assert json.loads(json.dumps(doc, allow_nan=False)) == doc
+    assert len(doc["forecasts"]) == len(pred.origins)
+    entry = doc["forecasts"][7]
+    assert entry["row"] == int(pred.origins[7])
+    assert entry["time"] == ds.time[entry["row"]].strftime(outputs.ISO)
+    for j, column in enumerate(fc.columns):
+        assert entry["values"][column] == pytest.approx(
+            np.round(pred.forecasts[7, :, j], 6).tolist())
+    assert len(doc["anomaly"]["scores"]) == ds.n_rows
+
+
+def test_json_turns_nan_and_inf_into_null(predicted):
+    fc, ds, pred = predicted
+    pred.forecasts = pred.forecasts.copy()
+    pred.forecasts[3, 0, 1] = np.nan
+    pred.forecasts[4, 0, 0] = np.inf
+    doc = outputs.prediction_json(fc, ds, pred, "default")
+    json.dumps(doc, allow_nan=False)  # strict JSON
+    assert doc["forecasts"][3]["values"][fc.columns[1]][0] is None
+    assert doc["forecasts"][4]["values"][fc.columns[0]][0] is None
+
+
+def test_tsv_keeps_every_digit_of_large_counters(predicted):
+    """Byte counters exceed a million: the TSV must not round them (no %g formatting)."""
+    fc, ds, pred = predicted
+    ds.values = ds.values.copy()
+    ds.values[:, 0] = 123456789 + np.arange(ds.n_rows)
+    ds.values[:, 1] += 0.123456789  # non-integral: printed exactly too
+    frame = pd.read_csv(io.StringIO(outputs.prediction_tsv(fc, ds, pred)), sep="\t")
+    assert frame.shape[0] == ds.n_rows
+    np.testing.assert_array_equal(frame[fc.columns[0]].to_numpy(), ds.values[:, 0])
+    assert frame[fc.columns[0]].dtype.kind == "i"
+    np.testing.assert_array_equal(frame[fc.columns[1]].to_numpy(), ds.values[:, 1])
+    forecast = frame[fc.columns[0] + "_forecast"].to_numpy()
+    assert np.isnan(forecast[: fc.first_origin + 1]).all()
+    np.testing.assert_allclose(forecast[fc.first_origin + 1:],
+                               pred.step1[fc.first_origin + 1:, 0], atol=5e-7)
