@@ -283,15 +283,21 @@ class Forecaster:
             return None
         model, L, f = self.model, self.sequence_len, len(self.columns)
 
+        # autograph=False with an explicit while_loop: autograph would write
+        # __autograph_generated_file*.py into the temp folder of every worker.
         @tf.function(input_signature=[tf.TensorSpec([None, L, f], tf.float32),
                                       tf.TensorSpec([None, 1, f], tf.float32),
-                                      tf.TensorSpec([], tf.int32)])
+                                      tf.TensorSpec([], tf.int32)],
+                     autograph=False)
         def run(x, step, n_steps):
-            out = tf.TensorArray(tf.float32, size=n_steps)
-            for j in tf.range(n_steps):
+            def body(j, x, step, out):
                 x = tf.concat([x[:, 1:], step], axis=1)
                 step = model(x, training=False)[:, :1]
-                out = out.write(j, step[:, 0])
+                return j + 1, x, step, out.write(j, step[:, 0])
+
+            out = tf.TensorArray(tf.float32, size=n_steps)
+            _, _, _, out = tf.while_loop(lambda j, *_: j < n_steps, body,
+                                         (tf.constant(0), x, step, out))
             return out.stack()
 
         self._recursion = run

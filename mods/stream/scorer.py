@@ -176,7 +176,8 @@ def _model_function(fc):
         return fc._infer
     model = fc.model
     spec = tf.TensorSpec([None, fc.sequence_len, len(fc.columns)], tf.float32)
-    call = tf.function(lambda x: model(x, training=False), input_signature=[spec])
+    call = tf.function(lambda x: model(x, training=False), input_signature=[spec],
+                       autograph=False)
 
     def infer(x):
         return call(x).numpy()
