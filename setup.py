@@ -22,7 +22,7 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["mods", "mods.*"]),
     install_requires=REQUIRES,
-    extras_require={"spark": ["pyspark>=3.4"]},
+    extras_require={"spark": ["pyspark>=3.4", "pyarrow>=18"]},
     entry_points={
         "deepaas.v2.model": ["mods = mods.api"],
         "console_scripts": [
@@ -33,6 +33,7 @@ setup(
             "mods-detect = mods.cli:detect_main",
             "mods-features = mods.features.cli:main",
             "mods-stream = mods.stream.cli:main",
+            "mods-stream-spark = mods.stream.spark_job:main",
         ],
     },
 )

@@ -426,14 +426,28 @@ def render_day(protocol: str, window: Window, table, day_us: int) -> str:
     slide = window.slide_us
     k_first = -(-day_us // slide)
     k_stop = -(-(day_us + _DAY_US) // slide)
+    lines = ["\t".join(columns(protocol))]
+    lines += ["\t".join(cells) for cells in render_rows(protocol, window, table, k_first,
+                                                        k_stop)]
+    return "\n".join(lines) + "\n"
+
+
+def render_rows(protocol: str, window: Window, table, k_first: int, k_stop: int) -> list:
+    """Cells (text, in :func:`columns` order) of windows ``k_first <= k < k_stop``.
+
+    Window ``k`` starts at ``k * slide``; ``table`` is an engine's aggregates indexed by
+    ``(k, d)`` (see :class:`EngineResult`); windows and directions it lacks are empty.
+    Used by :func:`render_day` and by the online windows of :mod:`mods.stream.zeek_online`.
+    """
+    slide = window.slide_us
     rows = {}
     if table is not None and len(table):
         sub = table[(table.index.get_level_values(0) >= k_first)
                     & (table.index.get_level_values(0) < k_stop)]
         for (k, d), values in zip(sub.index, sub.itertuples(index=False, name=None)):
             rows[(int(k), int(d))] = dict(zip(sub.columns, (int(v) for v in values)))
-    lines = ["\t".join(columns(protocol))]
     feats = FEATURES[protocol]
+    out = []
     for k in range(k_first, k_stop):
         start = k * slide
         cells = [format_time(start), format_time(start + window.length_us)]
@@ -441,8 +455,8 @@ def render_day(protocol: str, window: Window, table, day_us: int) -> str:
             agg = rows.get((k, d), {})
             for feat in feats:
                 cells.append(_cell(feat, agg))
-        lines.append("\t".join(cells))
-    return "\n".join(lines) + "\n"
+        out.append(cells)
+    return out
 
 
 def _cell(feat: Feature, agg: dict) -> str:

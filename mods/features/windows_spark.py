@@ -116,13 +116,23 @@ def _groups(sources):
     return list(groups.values())
 
 
+def _local_fs_class(spark):
+    """Class name of the file system Spark reads ``file:`` paths with.
+
+    Hadoop caches file systems per JVM: a session started after another one (of this
+    project or not) may get the cached instance whatever its own configuration says.
+    """
+    jvm, conf = spark._jvm, spark.sparkContext._jsc.hadoopConfiguration()
+    return jvm.org.apache.hadoop.fs.FileSystem.get(jvm.java.net.URI("file:///"),
+                                                   conf).getClass().getName()
+
+
 def _raw_fields(spark, F, T, members, fields):
     """``file, ok, f0, f1...``: the text of the needed fields (unset: null) of every line."""
     first = members[0]
     paths = [str(m.path.resolve()) for m in members]
     reader = spark.read
-    if any(":" in m.path.name for m in members) and (
-            spark.sparkContext._jsc.hadoopConfiguration().get("fs.file.impl") != RAW_LOCAL_FS):
+    if any(":" in m.path.name for m in members) and _local_fs_class(spark) != RAW_LOCAL_FS:
         reader = reader.options(**_RAW_LOCAL)
     text = (reader.text(paths)
             .select(F.col("_metadata.file_path").alias("file"), F.col("value"))

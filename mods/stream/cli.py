@@ -5,6 +5,8 @@
     mods-stream --model-name NAME [--input -|PATH|tcp://HOST:PORT] [--follow]
                 [--from-start|--from-end] [--output PATH] [--webhook URL]
                 [--key-column NAME] [--time-column NAME] [--models-dir DIR]
+    mods-stream --model-name NAME --zeek --input DIR_OR_FILE [--follow] [--local-nets CIDRS]
+                [--windows w01h-s10m] [--query SELECTION_QUERY] [--lateness SECONDS]
 
 Each input row (TSV/CSV with the model's columns, header first) gives one JSON line: see
 :meth:`mods.stream.scorer.StreamScorer.push`.  Alert events (when one opens, grows or
@@ -14,6 +16,10 @@ warning; SIGTERM or SIGINT stops reading, scores the rows still held (missing ce
 with the last known values, as the batch reader does at the end of a file), flushes the
 output and the webhook queue and exits with status 0.  Bad arguments, an unknown model, a
 missing file exit with status 2 and one line on stderr.
+
+With ``--zeek`` the input is raw Zeek logs (a folder of current logs followed with
+``--follow``, or log files read once), turned into window features online by
+:mod:`mods.stream.zeek_online` and mapped to the model's features by a selection query.
 """
 
 import argparse
@@ -67,6 +73,20 @@ def build_parser():
                    help="column holding a stream id: one forecast/detector state per id")
     p.add_argument("--time-column", default=None, metavar="NAME",
                    help="time column (default: the model's, usually window_start)")
+    z = p.add_argument_group("raw Zeek logs (--zeek)")
+    z.add_argument("--zeek", action="store_true",
+                   help="--input is a Zeek log folder (conn.log, dns.log... followed with "
+                   "--follow, rotation included) or log files (TSV or JSON, gzip) read once; "
+                   "window features are computed online as the batch feature builder does")
+    z.add_argument("--local-nets", default=None, metavar="CIDRS",
+                   help="local networks, comma-separated (default RFC 1918)")
+    z.add_argument("--windows", default="w01h-s10m", metavar="NAME",
+                   help="window (default w01h-s10m; its slide must be the model's step)")
+    z.add_argument("--query", default=None, metavar="SELECTION_QUERY",
+                   help="datapool columns to model features, e.g. 'conn|in_count_uid~conn_in;"
+                   "ssh|in~ssh_in' (default: the default model's four features)")
+    z.add_argument("--lateness", type=float, default=None, metavar="SECONDS",
+                   help="allowed lateness of records before a window closes (default 600)")
     p.add_argument("--verbose", action="store_true", help="log informational messages")
     return p
 
@@ -165,6 +185,29 @@ def _setup_logging(verbose):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
+def _zeek_input(args, fc):
+    """The Zeek source and the online feature builder for ``--zeek``."""
+    from mods.features import parse_window
+    from mods.stream import zeek_online
+
+    if args.key_column:
+        raise fail(ConfigError, "--key-column does not apply to --zeek (one stream)", LOG)
+    windows = [w for w in args.windows.split(",") if w.strip()]
+    if len(windows) != 1:
+        raise fail(ConfigError, "--zeek: give one window (--windows w01h-s10m)", LOG)
+    window = parse_window(windows[0])
+    step = fc.info.get("freq_seconds")
+    if step and float(window.slide) != float(step):
+        raise fail(ConfigError, "--windows %s slides by %d s, the model's step is %g s"
+                   % (window.name, window.slide, step), LOG)
+    lateness = zeek_online.DEFAULT_LATENESS_S if args.lateness is None else args.lateness
+    feats = zeek_online.ZeekFeatures(args.query, fc.columns, window, args.local_nets,
+                                     lateness)
+    source = zeek_online.open_zeek_source(args.input, feats.protocols, follow=args.follow,
+                                          from_end=args.from_end)
+    return source, feats
+
+
 def run(args):
     """Run ``mods-stream`` with parsed ``args``; return the exit status."""
     from mods import config
@@ -172,14 +215,19 @@ def run(args):
     from mods.stream import sources
     from mods.stream.webhook import Webhook, check_url
 
-    sources.parse_input(args.input)  # bad URL: exit 2 before loading anything
+    if not args.zeek:
+        sources.parse_input(args.input)  # bad URL: exit 2 before loading anything
     if args.webhook:
         check_url(args.webhook)
-    if args.follow and sources.parse_input(args.input)[0] != "file":
+    if not args.zeek and args.follow and sources.parse_input(args.input)[0] != "file":
         raise fail(ConfigError, "--follow applies to a file --input", LOG)
     name = args.model_name or config.default_model_name()
     fc = bundle.load(name, args.models_dir)
-    source = sources.open_source(args.input, follow=args.follow, from_end=args.from_end)
+    feats = None
+    if args.zeek:
+        source, feats = _zeek_input(args, fc)
+    else:
+        source = sources.open_source(args.input, follow=args.follow, from_end=args.from_end)
     if isinstance(source, sources.TcpListenSource):
         print("mods-stream: listening on tcp://%s:%d" % source.address, file=sys.stderr,
               flush=True)
@@ -203,8 +251,12 @@ def run(args):
             lines = source.read(READ_TIMEOUT_S)
             if lines is None:
                 break
+            if feats is not None:
+                lines = [("zeek", line) for line in feats.feed(lines, source.names)]
             if lines:
                 runner.feed(lines)
+        if feats is not None and not (stop and args.follow):
+            runner.feed([("zeek", line) for line in feats.flush()])
         runner.flush()
     finally:
         for s, h in old.items():
@@ -215,6 +267,8 @@ def run(args):
         if out is not sys.stdout:
             out.close()
     info = runner.summary()
+    if feats is not None:
+        info.update(feats.summary())
     info["seconds"] = round(time.monotonic() - t0, 3)
     if hook is not None:
         info.update({"webhook_sent": hook.sent, "webhook_failed": hook.failed})
