@@ -2,7 +2,10 @@
 
 * latency: rows written one at a time to a followed file at ``--rate`` rows/s; the time
   from a row's write to its JSON line appearing in the output file (median, p99);
-* throughput: bursts of ``--burst`` rows pushed through :class:`StreamScorer` (rows/s).
+* throughput: bursts of ``--burst`` rows pushed through :class:`StreamScorer` (rows/s),
+  next to the same rows pushed one at a time (the baseline, same run) and their ratio.
+
+Prints the figures as JSON and writes them to ``bench/results/stream.json`` (``--out``).
 
 Data: ``../shared/data/mods-sample-w01h-s10m.tsv`` when present, else generated rows.
 Usage: ``python bench/bench_stream.py [--rows 600] [--rate 100] [--burst 2000]``.
@@ -73,7 +76,7 @@ def latency(lines, rows, rate, tmp):
             "p99_ms": round(float(np.percentile(lat, 99)), 2)}
 
 
-def throughput(lines, burst):
+def throughput(lines, burst, single_rows=600):
     from mods.forecast import bundle
     from mods.stream.rows import LineParser, Regulariser
     from mods.stream.scorer import StreamScorer
@@ -86,14 +89,22 @@ def throughput(lines, burst):
         parsed = parser.parse(line)
         if parsed:
             rows += reg.push(parsed[1], parsed[2])
-    scorer = StreamScorer(fc)
-    scorer.push(rows[:100])
-    t0 = time.perf_counter()
-    n = 0
-    for i in range(100, len(rows), burst):
-        n += len(scorer.push(rows[i:i + burst]))
-    dt = time.perf_counter() - t0
-    return {"rows": n, "burst": burst, "seconds": round(dt, 3), "rows_per_s": round(n / dt)}
+    def run(size, stop):
+        scorer = StreamScorer(fc)
+        scorer.push(rows[:100])
+        t0 = time.perf_counter()
+        n = 0
+        for i in range(100, stop, size):
+            n += len(scorer.push(rows[i:min(i + size, stop)]))
+        dt = time.perf_counter() - t0
+        return {"rows": n, "burst": size, "seconds": round(dt, 3), "rows_per_s": round(n / dt)}
+
+    bursts = run(burst, len(rows))
+    # baseline in the same run: the same scorer fed one row at a time
+    single = run(1, min(len(rows), 100 + single_rows))
+    bursts["one_row_at_a_time_rows_per_s"] = single["rows_per_s"]
+    bursts["ratio_to_one_row_at_a_time"] = round(bursts["rows_per_s"] / single["rows_per_s"], 2)
+    return bursts
 
 
 def main():
@@ -102,13 +113,20 @@ def main():
     ap.add_argument("--rate", type=float, default=100.0)
     ap.add_argument("--burst", type=int, default=2000)
     ap.add_argument("--tmp", default="/tmp")
+    ap.add_argument("--out", default=str(HERE / "results" / "stream.json"))
     args = ap.parse_args()
     lines, source = sample_lines()
     result = {"data": source, "cpus": os.cpu_count(),
               "load_avg": [round(x, 2) for x in os.getloadavg()],
               "throughput": throughput(lines, args.burst),
               "latency": latency(lines, args.rows, args.rate, Path(args.tmp))}
+    result["targets"] = {"p99_ms_at_100_rows_s": 50, "burst_rows_per_s": 5000}
+    result["met"] = {"latency": result["latency"]["p99_ms"] < 50,
+                     "bursts": result["throughput"]["rows_per_s"] >= 5000}
     print(json.dumps(result, indent=1))
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1) + "\n")
 
 
 if __name__ == "__main__":
