@@ -105,9 +105,13 @@ def anomaly_json(detection, times=None):
 
 
 def prediction_table(fc, dataset, pred):
-    """One row per input row: time, ``score``, ``level``, then per feature
+    """One row per input row, in input order: time, ``score``, ``level``, then per feature
     ``<name>``, ``<name>_forecast``, ``<name>_score`` (empty forecasts before the first
-    forecastable row)."""
+    forecastable row).
+
+    Rows inserted for missing time steps are not in the table; a row whose time repeats an
+    earlier one shows the row kept for that time (the last); missing cells show their
+    interpolated value."""
     import pandas as pd
 
     cols = {}
@@ -126,7 +130,10 @@ def prediction_table(fc, dataset, pred):
         cols[c + "_forecast"] = np.round(pred.step1[:, j], 6)
         cols[c + "_score"] = (np.round(det.column_scores[:, j], 6) if det is not None
                               else np.zeros(n))
-    return pd.DataFrame(cols)
+    frame = pd.DataFrame(cols)
+    if getattr(dataset, "input_rows", None) is not None:
+        frame = frame.iloc[dataset.input_rows].reset_index(drop=True)
+    return frame
 
 
 def prediction_tsv(fc, dataset, pred):

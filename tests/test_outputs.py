@@ -62,3 +62,21 @@ def test_tsv_keeps_every_digit_of_large_counters(predicted):
     assert np.isnan(forecast[: fc.first_origin + 1]).all()
     np.testing.assert_allclose(forecast[fc.first_origin + 1:],
                                pred.step1[fc.first_origin + 1:, 0], atol=5e-7)
+
+
+def test_tsv_has_one_row_per_input_row_in_input_order():
+    """Issue 4: shuffled rows, a duplicate time and a gap give the file's rows, in its order."""
+    fc = bundle.load(DEFAULT)
+    lines = tsv_bytes(n_rows=200, seed=5).decode().splitlines()
+    header, rows = lines[0], lines[1:]
+    del rows[150:153]  # a gap of three steps: inserted, interpolated, not printed
+    rows = rows[100:] + rows[:100] + [rows[20]]  # out of order, row 20's time twice
+    ds = read_table(("\n".join([header] + rows) + "\n").encode(), name="shuffled.tsv")
+    assert ds.filled_rows == 3
+    pred = fc.predict(ds)
+    frame = pd.read_csv(io.StringIO(outputs.prediction_tsv(fc, ds, pred)), sep="\t")
+    assert frame.shape[0] == len(rows)
+    assert (pd.to_datetime(frame[ds.time_column]).tolist()
+            == pd.to_datetime([r.split("\t")[0] for r in rows]).tolist())
+    np.testing.assert_array_equal(frame["score"].to_numpy(),
+                                  np.round(pred.detection.scores[ds.input_rows], 6))

@@ -77,6 +77,10 @@ class Dataset:
         Missing cells (of the features) that were interpolated.
     filled_rows : int
         Rows inserted for missing time steps (their values are interpolated, labels 0).
+    input_rows : numpy.ndarray or None
+        For each row of the file, in file order, the index of the row of ``values`` it became
+        (rows with a duplicate time: the row kept for that time); ``None`` when the file was
+        already in time order without duplicates or gaps (row ``i`` is row ``i``).
     source : str
         Name used in messages (file name, or ``"upload"``).
     """
@@ -91,6 +95,7 @@ class Dataset:
     filled_cells: int = 0
     filled_rows: int = 0
     source: str = "upload"
+    input_rows: np.ndarray | None = None
 
     @property
     def n_rows(self) -> int:
@@ -269,9 +274,11 @@ def read_table(
     # --- order, duplicates, missing time steps ---------------------------------------------
     freq, filled_rows = None, 0
     if times is not None:
-        times, values, labels, freq, filled_rows = _regularise(
+        times, values, labels, freq, filled_rows, input_rows = _regularise(
             times, values, labels, time_column, name
         )
+    else:
+        input_rows = None
 
     missing = np.isnan(values)
     filled_cells = int(missing.sum()) - filled_rows * values.shape[1]
@@ -300,6 +307,7 @@ def read_table(
         filled_cells=filled_cells,
         filled_rows=filled_rows,
         source=name,
+        input_rows=input_rows,
     )
 
 
@@ -770,11 +778,16 @@ def _parse_times(series, col, table, header, strict):
 def _regularise(times, values, labels, time_column, name):
     """Sort by time, drop duplicate times, insert rows for missing steps.
 
-    Returns ``(times, values, labels, freq, inserted_rows)``; inserted rows are NaN (labels 0).
+    Returns ``(times, values, labels, freq, inserted_rows, input_rows)``; inserted rows are
+    NaN (labels 0); ``input_rows`` maps each row of the file to its row in the result
+    (``None`` when that is the identity).
     """
     stamps = times.asi8
     order = np.argsort(stamps, kind="stable")
+    where = None  # sorted position of each file row, then its row in the result
     if np.any(order != np.arange(len(order))):
+        where = np.empty(len(order), dtype=np.int64)
+        where[order] = np.arange(len(order))
         LOG.info("%s: rows are not in time order; sorted by '%s'", name, time_column)
         stamps, values = stamps[order], values[order]
         labels = labels[order] if labels is not None else None
@@ -784,12 +797,16 @@ def _regularise(times, values, labels, time_column, name):
     if duplicates:
         LOG.warning("%s: %d duplicate timestamp(s) in '%s'; kept the last row of each",
                     name, duplicates, time_column)
+        # a dropped row maps to the kept (last) row of its time: the next kept one
+        kept_before = np.cumsum(last) - last
+        where = kept_before if where is None else kept_before[where]
         stamps, values = stamps[last], values[last]
         labels = labels[last] if labels is not None else None
 
     n = len(stamps)
     if n < 2:
-        return pd.DatetimeIndex(stamps.astype("datetime64[ns]")), values, labels, None, 0
+        return (pd.DatetimeIndex(stamps.astype("datetime64[ns]")), values, labels, None, 0,
+                where)
     steps = np.diff(stamps)
     step = int(np.median(steps))  # every difference is positive after de-duplication
     freq = pd.Timedelta(step, unit="ns")
@@ -806,6 +823,7 @@ def _regularise(times, values, labels, time_column, name):
         offsets = np.arange(inserted) - np.repeat(np.cumsum(gaps) - gaps, gaps) + 1
         new_stamps = stamps[after] + offsets * step
         position = np.arange(n) + np.concatenate(([0], np.cumsum(gaps)))
+        where = position if where is None else position[where]
         total = n + inserted
         all_stamps = np.empty(total, dtype=np.int64)
         all_values = np.full((total, values.shape[1]), np.nan)
@@ -818,7 +836,8 @@ def _regularise(times, values, labels, time_column, name):
             all_labels[position] = labels
             labels = all_labels
         stamps, values = all_stamps, all_values
-    return pd.DatetimeIndex(stamps.astype("datetime64[ns]")), values, labels, freq, inserted
+    return (pd.DatetimeIndex(stamps.astype("datetime64[ns]")), values, labels, freq, inserted,
+            where)
 
 
 def _interpolate(values, missing):

@@ -312,6 +312,22 @@ def test_duplicate_timestamps_keep_the_last(caplog):
     assert any("2 duplicate timestamp(s)" in r.getMessage() for r in caplog.records)
 
 
+def test_input_rows_map_each_file_row_to_its_series_row():
+    # shuffled, a duplicate time (the later row wins) and a gap of two steps
+    data = tsv("window_start\tv", [TIMES[4], 40], [TIMES[0], 0], [TIMES[1], 10],
+               [TIMES[0], 1], [TIMES[5], 50])
+    ds = read_table(data, name="m.tsv")
+    assert list(ds.time) == list(pd.date_range("2019-06-01", periods=6, freq="10min"))
+    np.testing.assert_array_equal(ds.input_rows, [4, 0, 1, 0, 5])
+    np.testing.assert_array_equal(ds.values[ds.input_rows, 0], [40, 1, 10, 1, 50])
+
+
+def test_input_rows_is_none_for_an_ordered_regular_file():
+    ds = read_table(tsv("window_start\tv", [TIMES[0], 1], [TIMES[1], 2], [TIMES[2], 3]),
+                    name="o.tsv")
+    assert ds.input_rows is None
+
+
 def test_missing_time_steps_are_inserted_and_counted():
     data = tsv("window_start\tv\tlabel",
                [TIMES[0], 0, 0], [TIMES[1], 10, 1], [TIMES[4], 40, 1], [TIMES[5], 50, 0])
