@@ -7,7 +7,7 @@ import pytest
 
 from mods.anomaly.detector import Detector, DetectorConfig, rescale_in_sample
 from mods.anomaly.horizons import check_horizons, horizon_forecasts
-from mods.dataset.windows import Transform
+from mods.dataset.windows import Transform, make_scaler
 from mods.errors import ConfigError, DataError
 
 
@@ -68,6 +68,26 @@ def test_horizon_forecasts_use_the_multi_step_output_and_are_causal():
     again = horizon_forecasts(y, [2, 3, 5], transform, infer, sequence_len=5, steps_ahead=3)
     for h in (2, 3, 5):
         np.testing.assert_array_equal(out[h][:40 + h], again[h][:40 + h])
+
+
+@pytest.mark.parametrize("model_delta", [True, False])
+def test_horizon_forecasts_do_not_depend_on_the_chunk_of_origins(monkeypatch, model_delta):
+    """Long series are iterated by chunks of origins (bounded memory): same numbers."""
+    from mods.anomaly import horizons
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(300, 3)).cumsum(axis=0)
+    transform = Transform(model_delta=model_delta, scaler=make_scaler("minmax")).fit(x)
+
+    def infer(w):  # a nonlinear one-step model
+        return np.tanh(w[:, -3:].mean(axis=1, keepdims=True) * 1.3).astype(np.float32)
+
+    whole = horizon_forecasts(x, [2, 6, 20], transform, infer, sequence_len=5)
+    monkeypatch.setattr(horizons, "ITERATE_CHUNK", 7)
+    chunked = horizon_forecasts(x, [2, 6, 20], transform, infer, sequence_len=5)
+    for h in (2, 6, 20):
+        assert np.isfinite(whole[h][40:]).all()
+        np.testing.assert_array_equal(whole[h], chunked[h])
 
 
 def test_check_horizons():
