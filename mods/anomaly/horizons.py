@@ -119,7 +119,8 @@ def horizon_forecasts(values, horizons, transform, infer, sequence_len, steps_ah
         return out
     # Iterate the one-step output: each forecast becomes the newest row of the next window.
     # By chunks of origins: the steps of every origin at once would take 72 x 20 bytes per
-    # origin and value (1.6 GB for 500,000 rows of 4 columns); per origin the arithmetic is
+    # origin and value: a 500,000-row, 4-column prediction peaked at 4.9 GB, 1.25 GB by
+    # chunks (bench/bench_large_predict.py); per origin the arithmetic is
     # the same, so the result does not depend on the chunk size.
     n_steps = max(longer) - 1
     first_step = np.ascontiguousarray(y[:, :1])
