@@ -5,6 +5,7 @@ results into JSON, TSV or PNG.  Loaded models are cached per worker process
 (:data:`mods.forecast.bundle.CACHE`, keyed by path and modification time).
 """
 
+import json
 import logging
 import os
 
@@ -15,6 +16,9 @@ from mods.forecast.params import Params
 LOG = logging.getLogger("mods.api")
 
 schema = schemas.Prediction
+#: ``accept`` value the launcher's ``POST /models/mods/predict`` passes to :func:`predict`
+#: (never an HTTP argument): the JSON answer comes back as text, serialised in the worker.
+SERIALIZED_JSON = "application/json; serialized-by=worker"
 
 
 def get_metadata():
@@ -105,6 +109,8 @@ def predict(**kwargs):
 
         doc["anomaly"]["detection_metrics"] = metrics.detection_metrics(
             ds.labels, pred.detection.flags)
+    if accept == SERIALIZED_JSON:  # the launcher's route: JSON text made here
+        return json.dumps(doc, separators=(",", ":"))
     return doc
 
 
