@@ -223,6 +223,7 @@ def run(args):
         raise fail(ConfigError, "--follow applies to a file --input", LOG)
     name = args.model_name or config.default_model_name()
     fc = bundle.load(name, args.models_dir)
+    bundle.settle_gc()  # no full collections over TensorFlow's objects while scoring
     feats = None
     if args.zeek:
         source, feats = _zeek_input(args, fc)
