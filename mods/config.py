@@ -14,6 +14,9 @@ Limits (``0`` means no limit; ``mods-serve`` options of the same name override t
 ``MODS_MAX_COLUMNS``        most columns in a file's header (``--max-columns``, 1,000)
 ``MODS_MAX_EPOCHS``         largest ``num_epochs`` a training may ask for (``--max-epochs``, 1,000)
 ``MODS_MAX_TRAIN_SECONDS``  wall-clock limit of one training (``--max-train-seconds``, 21,600)
+
+``MODS_HORIZON_MEMO``  input windows per loaded model whose 72-step horizon forecasts are kept
+                       for the next predictions (default 100,000, about 45 MB; 0: none)
 """
 
 import os
@@ -110,3 +113,20 @@ def max_train_seconds():
     """Wall-clock limit of a training in seconds (``MODS_MAX_TRAIN_SECONDS``, default 6 h;
     0: no limit)."""
     return _limit("MODS_MAX_TRAIN_SECONDS")
+
+
+def horizon_memo_entries():
+    """Windows per model in the horizon-forecast memo (``MODS_HORIZON_MEMO``, default
+    100,000; 0: no memo). See :class:`mods.anomaly.horizons.HorizonMemo`."""
+    from mods.errors import ConfigError
+
+    value = os.environ.get("MODS_HORIZON_MEMO", "").strip()
+    if not value:
+        return 100_000
+    try:
+        number = int(value)
+    except ValueError:
+        number = -1
+    if number < 0:
+        raise ConfigError("MODS_HORIZON_MEMO=%r: expected a non-negative integer" % value)
+    return number

@@ -16,6 +16,9 @@ call per step of the recursion, for all origins together; nothing here loops ove
 Pure numpy around a model call given as a function; no Keras import.
 """
 
+import itertools
+import threading
+
 import numpy as np
 
 from mods.dataset import windows as W
@@ -48,8 +51,49 @@ def check_horizons(horizons):
 ITERATE_CHUNK = 16384
 
 
+class HorizonMemo:
+    """Horizon forecasts already iterated, by input window: a bounded map of one model's.
+
+    A user who sends the recent observations again and again (a sliding window re-sent every
+    few minutes, or a dashboard polling the same file) sends mostly windows the model has
+    already iterated 72 steps from. The key is the origin's model-space input window and its
+    value in original units (the bytes of both); the value is the horizon forecasts made
+    from it when it was first seen (a forecast computed again in a batch of another size may
+    differ in its last float32 bits, with or without the memo). Oldest entries go first
+    past ``max_entries`` (about 450 bytes each with 4 columns).
+    """
+
+    def __init__(self, max_entries=100_000):
+        self.max_entries = int(max_entries)
+        self._items = {}
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def __len__(self):
+        return len(self._items)
+
+    def get_many(self, keys):
+        """The stored value (bytes) of each key, ``None`` where there is none."""
+        with self._lock:
+            found = [self._items.get(k) for k in keys]
+        hits = sum(v is not None for v in found)
+        self.hits += hits
+        self.misses += len(found) - hits
+        return found
+
+    def put_many(self, keys, values):
+        """Store ``values`` (bytes) under ``keys``; forget the oldest entries past the cap."""
+        with self._lock:
+            self._items.update(zip(keys, values))
+            excess = len(self._items) - self.max_entries
+            if excess > 0:
+                for key in list(itertools.islice(self._items, excess)):
+                    del self._items[key]
+
+
 def horizon_forecasts(values, horizons, transform, infer, sequence_len, steps_ahead=1,
-                      rows=None, iterate=None):
+                      rows=None, iterate=None, memo=None):
     """Forecasts of every row made ``h`` rows earlier, for each ``h`` of ``horizons``.
 
     Parameters
@@ -72,6 +116,10 @@ def horizon_forecasts(values, horizons, transform, infer, sequence_len, steps_ah
         ``iterate(x, first_step, n_steps)`` -> ``(n_steps, m, f)``: the model-space one-step
         outputs of the recursion (see :meth:`mods.forecast.forecaster.Forecaster._iterate`),
         e.g. compiled in one call; default one ``infer`` call per step.
+    memo : HorizonMemo, optional
+        Forecasts of the horizons longer than ``steps_ahead`` already made by this model
+        with these ``horizons``: origins found there are not iterated again; the others are
+        added (not when there are more origins than the memo holds).
 
     Returns
     -------
@@ -125,8 +173,21 @@ def horizon_forecasts(values, horizons, transform, infer, sequence_len, steps_ah
     n_steps = max(longer) - 1
     first_step = np.ascontiguousarray(y[:, :1])
     f = values.shape[1]
-    for lo in range(0, origins.size, ITERATE_CHUNK):
-        part = slice(lo, lo + ITERATE_CHUNK)
+    todo = np.arange(origins.size)
+    keys = None
+    if memo is not None and 0 < origins.size <= memo.max_entries:
+        base = np.ascontiguousarray(values[origins])
+        keys = [w.tobytes() + b.tobytes() for w, b in zip(x, base)]
+        found = memo.get_many(keys)
+        hit = np.fromiter((v is not None for v in found), dtype=bool, count=len(found))
+        if hit.any():
+            got = np.frombuffer(b"".join(v for v in found if v is not None),
+                                dtype=np.float64).reshape(-1, len(longer), f)
+            for j, h in enumerate(longer):
+                place(h, got[:, j], origins[hit])
+            todo = np.flatnonzero(~hit)
+    for lo in range(0, todo.size, ITERATE_CHUNK):
+        part = todo[lo:lo + ITERATE_CHUNK]
         xc, step = x[part], first_step[part]
         m = xc.shape[0]
         if iterate is not None:
@@ -145,9 +206,12 @@ def horizon_forecasts(values, horizons, transform, infer, sequence_len, steps_ah
                                    steps.reshape(n_steps * m, 1, f)).reshape(n_steps, m, f)
         del steps
         if transform.offset:
-            levels = np.cumsum(np.concatenate([direct[None, part, 0], change]), axis=0)[1:]
+            levels = np.cumsum(np.concatenate([direct[part, 0][None], change]), axis=0)[1:]
         else:
             levels = change
         for h in longer:
             place(h, levels[h - 2], origins[part])
+        if keys is not None:
+            kept = np.ascontiguousarray(np.stack([levels[h - 2] for h in longer], axis=1))
+            memo.put_many([keys[i] for i in part.tolist()], [r.tobytes() for r in kept])
     return out

@@ -303,6 +303,21 @@ class Forecaster:
         self._recursion = run
         return run
 
+    def _horizon_memo(self, horizons):
+        """This model's :class:`~mods.anomaly.horizons.HorizonMemo` for ``horizons``
+        (``None`` when ``MODS_HORIZON_MEMO`` is 0)."""
+        from mods import config
+        from mods.anomaly.horizons import HorizonMemo
+
+        size = config.horizon_memo_entries()
+        if not size:
+            return None
+        memos = self.__dict__.setdefault("_memos", {})
+        key = tuple(horizons)
+        if key not in memos or memos[key].max_entries != size:
+            memos[key] = HorizonMemo(size)
+        return memos[key]
+
     def forecast_origins(self, values, origins):
         """Forecasts ``(m, k, f)`` in original units from rows ``origins`` of ``values``."""
         values = np.asarray(values, dtype=np.float64)
@@ -352,21 +367,22 @@ class Forecaster:
         step1[origins[:-1] + 1] = forecasts[:-1, 0, :]
         pred.step1 = step1
         if detect and self.detector is not None:
-            extra = _horizon_forecasts(self, values, self.detector.horizons)
+            extra = _horizon_forecasts(self, values, self.detector.horizons,
+                                       memo=self._horizon_memo(self.detector.horizons))
             pred.detection = self.detector.detect(
                 values, step1, times=dataset.time, columns=self.columns,
                 config_overrides=detector_overrides, extra=extra)
         return pred
 
 
-def _horizon_forecasts(fc, values, horizons):
+def _horizon_forecasts(fc, values, horizons, memo=None):
     """``{h: (n, f)}`` forecasts of every row made ``h`` rows earlier (anomaly detection)."""
     if not horizons:
         return {}
     from mods.anomaly.horizons import horizon_forecasts
 
     return horizon_forecasts(values, horizons, fc.transform, fc._infer, fc.sequence_len,
-                             fc.steps_ahead, iterate=fc._iterate)
+                             fc.steps_ahead, iterate=fc._iterate, memo=memo)
 
 
 def _iso(ts):

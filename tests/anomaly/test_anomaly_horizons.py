@@ -90,6 +90,48 @@ def test_horizon_forecasts_do_not_depend_on_the_chunk_of_origins(monkeypatch, mo
         np.testing.assert_array_equal(whole[h], chunked[h])
 
 
+def test_horizon_memo_reuses_windows_and_stays_bounded():
+    from mods.anomaly.horizons import HorizonMemo
+
+    rng = np.random.default_rng(4)
+    z = rng.normal(size=(230, 2)).cumsum(axis=0)
+    x = z[:200]
+    transform = Transform(model_delta=True, scaler=make_scaler("minmax")).fit(x)
+    calls = []
+
+    def infer(w):
+        calls.append(len(w))
+        return np.tanh(w[:, -2:].mean(axis=1, keepdims=True)).astype(np.float32)
+
+    fresh = horizon_forecasts(x, [6, 20], transform, infer, sequence_len=5)
+    memo = HorizonMemo(1000)
+    first = horizon_forecasts(x, [6, 20], transform, infer, sequence_len=5, memo=memo)
+    origins = len(memo)
+    assert origins > 150 and memo.misses == origins and memo.hits == 0
+    calls.clear()
+    again = horizon_forecasts(x, [6, 20], transform, infer, sequence_len=5, memo=memo)
+    assert calls == [origins]  # the one-step call only: no recursion
+    assert memo.hits == origins
+    for h in (6, 20):
+        np.testing.assert_array_equal(fresh[h], first[h])
+        np.testing.assert_array_equal(fresh[h], again[h])
+    # a sliding window: 30 rows older dropped, 30 new ones: only new windows are iterated
+    calls.clear()
+    later = horizon_forecasts(z[30:], [6, 20], transform, infer, sequence_len=5, memo=memo)
+    assert memo.misses == origins + 30
+    assert calls[1:] == [30] * 19  # the recursion: 20 - 1 steps over the 30 new windows
+    whole = horizon_forecasts(z, [6, 20], transform, infer, sequence_len=5)
+    for h in (6, 20):
+        np.testing.assert_allclose(later[h][40:], whole[h][70:], rtol=1e-6)
+    # bounded: the oldest entries go
+    small = HorizonMemo(50)
+    horizon_forecasts(x, [6, 20], transform, infer, sequence_len=5, memo=small)
+    assert len(small) == 0  # more origins than it holds: not stored
+    horizon_forecasts(x[:40], [6, 20], transform, infer, sequence_len=5, memo=small)
+    horizon_forecasts(x[100:140], [6, 20], transform, infer, sequence_len=5, memo=small)
+    assert len(small) == 50
+
+
 def test_check_horizons():
     assert check_horizons("72, 6,6") == [6, 72]
     assert check_horizons("") == [] and check_horizons(None) == []

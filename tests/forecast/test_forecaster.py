@@ -118,3 +118,20 @@ def test_compiled_recursion_equals_step_by_step(model_type, model_delta, data, m
         assert np.isfinite(loop[h]).sum() > 100
         np.testing.assert_array_equal(np.isnan(loop[h]), np.isnan(compiled[h]))
         np.testing.assert_allclose(compiled[h], loop[h], rtol=1e-6, atol=1e-9)
+
+
+def test_predict_again_uses_the_horizon_memo_with_the_same_result(data, monkeypatch):
+    """A file sent again is scored from the memo (no recursion), with the same numbers."""
+    fc, _ = Forecaster.fit(data, Params(**TINY))
+    first = fc.predict(data)
+    memo = fc._horizon_memo(fc.detector.horizons)
+    stored = len(memo)
+    assert stored > 100 and memo.hits == 0
+    calls = []
+    monkeypatch.setattr(fc, "_iterate", lambda *a: calls.append(1))
+    second = fc.predict(data)
+    assert calls == [] and memo.hits == stored
+    np.testing.assert_array_equal(first.detection.scores, second.detection.scores)
+    np.testing.assert_array_equal(first.detection.column_scores, second.detection.column_scores)
+    monkeypatch.setenv("MODS_HORIZON_MEMO", "0")
+    assert fc._horizon_memo(fc.detector.horizons) is None
