@@ -21,13 +21,17 @@ or a body that is not the expected answer, connection errors, timeouts).  The lo
 
     .venv/bin/python bench/bench_load.py                   # 60 s per scenario, ~6 min
     .venv/bin/python bench/bench_load.py --duration 10 --baseline-duration 3   # quick
+    .venv/bin/python bench/bench_load.py --payload sliding     # a new row in each request
+    .venv/bin/python bench/bench_load.py --server-env MODS_HORIZON_MEMO=0      # memo off
 
 Prints a table and writes ``bench/results/load.json`` (``--out`` to change).
 """
 
 import argparse
+import itertools
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -135,16 +139,37 @@ class Server:
             pass
 
 
+OK_JSON = re.compile(rb'^\{"status":\s*"ok"')
+
+
+def sliding_payloads(payload, rows=4000):
+    """``next()`` gives the header and ``rows`` rows of ``payload`` starting one row later
+    than the previous call's (cycling): the recent observations re-sent with a new row."""
+    lines = payload.decode().splitlines()
+    header, body = lines[0], lines[1:]
+    rows = min(rows, len(body) - 1)
+    offsets = itertools.cycle(range(len(body) - rows + 1))
+    lock = threading.Lock()
+
+    def next_payload():
+        with lock:
+            i = next(offsets)
+        return ("\n".join([header] + body[i:i + rows]) + "\n").encode()
+    return next_payload
+
+
 def make_request(kind, url, payload):
-    """A function ``f(session) -> (ok, detail)`` doing one request of ``kind``."""
+    """A function ``f(session) -> (ok, detail)`` doing one request of ``kind``
+    (``payload``: bytes, or a function giving the bytes of each request)."""
     if kind == "predict":
         def run(session):
+            data = payload() if callable(payload) else payload
             resp = session.post(url + "/models/mods/predict",
-                                files={"data": ("sample.tsv", payload,
+                                files={"data": ("sample.tsv", data,
                                                 "text/tab-separated-values")},
                                 timeout=60)
             body = resp.content
-            ok = resp.status_code == 200 and body.startswith(b'{"status": "ok"')
+            ok = resp.status_code == 200 and OK_JSON.match(body) is not None
             return ok, None if ok else "%d %s" % (resp.status_code, body[:200])
     else:
         def run(session):
@@ -269,11 +294,15 @@ def run_bench(args):
     base = Path(tempfile.mkdtemp(prefix="mods-bench-load-"))
     with open(base / "sample.tsv", "wb") as fh:
         fh.write(payload)
-    server = Server(base, base / "sample.tsv", args.workers, args.train_workers)
+    env = dict(kv.split("=", 1) for kv in args.server_env)
+    result["server_env"] = env
+    result["payload"] = args.payload
+    server = Server(base, base / "sample.tsv", args.workers, args.train_workers, env=env)
     training = None
     try:
         server.wait_ready()
-        predict = make_request("predict", server.url, payload)
+        predict = make_request("predict", server.url, payload if args.payload == "same"
+                               else sliding_payloads(payload))
         meta = make_request("metadata", server.url, payload)
         import requests
 
@@ -381,6 +410,12 @@ def main(argv=None):
     parser.add_argument("--train-workers", type=int, default=1)
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "load.json"))
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    parser.add_argument("--payload", choices=["same", "sliding"], default="same",
+                        help="same: the whole sample in every request; sliding: 4,000 rows "
+                        "of it, one row later than the previous request (recent "
+                        "observations re-sent with a new row)")
+    parser.add_argument("--server-env", action="append", default=[], metavar="KEY=VALUE",
+                        help="environment of the service, e.g. MODS_HORIZON_MEMO=0 (repeat)")
     args = parser.parse_args(argv)
     result = run_bench(args)
     print_table(result)
