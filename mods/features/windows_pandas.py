@@ -155,7 +155,7 @@ def window_table(protocol, window, pane_len, additive, distinct) -> pd.DataFrame
     return assemble(protocol, parts)
 
 
-class _Protocol:
+class ProtocolPanes:
     """Pane-level aggregates of one protocol, accumulated file by file."""
 
     def __init__(self, protocol, pane_len, networks):
@@ -234,7 +234,7 @@ def compute(sources, windows, networks, progress=None) -> EngineResult:
         files = [s for s in todo if s.log_type == protocol]
         if not files:
             continue
-        acc = _Protocol(protocol, pane_len, networks)
+        acc = ProtocolPanes(protocol, pane_len, networks)
         for batch in zeek.read_batches(files, columns=needed_fields(protocol)):
             acc.add(batch)
             done += len(batch.sources)

@@ -206,7 +206,7 @@ def _open_binary(path: Path):
     return gzip.open(path, "rb") if magic == _GZIP_MAGIC else open(path, "rb")
 
 
-def _head(path: Path, max_lines: int = 64) -> list[str]:
+def head_lines(path: Path, max_lines: int = 64) -> list[str]:
     """First lines of a file (header lines and the first record), decoded leniently."""
     out = []
     try:
@@ -221,7 +221,8 @@ def _head(path: Path, max_lines: int = 64) -> list[str]:
     return out
 
 
-def _type_from_name(path: Path) -> str:
+def log_type_from_name(path: Path) -> str:
+    """Zeek log type from a file name (``conn.2019-06-01-00-00-00.log.gz`` -> ``conn``)."""
     return path.name.split(".", 1)[0]
 
 
@@ -236,19 +237,19 @@ def sniff(path) -> LogSource:
         is an empty log, typed by its name.
     """
     path = Path(path)
-    head = [line for line in _head(path) if line.strip()]
+    head = [line for line in head_lines(path) if line.strip()]
     if not head:  # e.g. a JSON log of a quiet hour: no record, no header
-        return LogSource(path, _type_from_name(path), "json")
+        return LogSource(path, log_type_from_name(path), "json")
     first = head[0]
     if first.startswith("#separator"):
-        header = _Header()
+        header = HeaderState()
         for line in head:
             if not line.startswith("#"):
                 break
             header.apply(line)
         if not header.fields:
             raise _not_zeek(path, "no #fields line in the header")
-        return LogSource(path, header.path or _type_from_name(path), "tsv",
+        return LogSource(path, header.path or log_type_from_name(path), "tsv",
                          tuple(header.fields), tuple(header.types), header.separator,
                          header.set_separator, header.empty_field, header.unset_field)
     if first.startswith("{"):
@@ -258,7 +259,7 @@ def sniff(path) -> LogSource:
             obj = None
         if isinstance(obj, dict) and "ts" in obj:
             log_type = obj.get("_path") if isinstance(obj.get("_path"), str) else None
-            return LogSource(path, log_type or _type_from_name(path), "json")
+            return LogSource(path, log_type or log_type_from_name(path), "json")
     raise _not_zeek(path, "no '#separator' header line and not JSON lines with a 'ts' key")
 
 
@@ -286,7 +287,7 @@ def scan(path) -> list[LogSource]:
 
 
 # -------------------------------------------------------------------------------- parsing
-class _Header:
+class HeaderState:
     """State of the TSV header lines read so far."""
 
     def __init__(self):
@@ -403,7 +404,14 @@ def _empty_column(ztype: str, n: int) -> pd.Series:
     return convert(pd.Series([None] * n, dtype=object), ztype)
 
 
-def _read_text(path: Path) -> str:
+def read_text(path: Path) -> str:
+    """Whole text of a log file (gzip or plain; bad UTF-8 replaced, CR/CRLF -> LF).
+
+    Raises
+    ------
+    DataError
+        When the file cannot be read or decompressed.
+    """
     try:
         with _open_binary(path) as fh:
             raw = fh.read()
@@ -445,7 +453,7 @@ def _tsv_segments(text):
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
-    header = _Header()
+    header = HeaderState()
     marks = [i for i, line in enumerate(lines) if line[:1] == "#"] + [len(lines)]
     segments, bad, n_data, start = [], [], 0, 0
     for mark in marks:
@@ -496,11 +504,11 @@ def _json_segments(text):
 
 
 def _segments(source):
-    text = _read_text(source.path)
+    text = read_text(source.path)
     return _tsv_segments(text) if source.fmt == "tsv" else _json_segments(text)
 
 
-def _convert(key, items, log_type, wanted) -> pd.DataFrame:
+def convert_records(key, items, log_type, wanted) -> pd.DataFrame:
     """Typed frame of the items (lines or objects) of segments sharing ``key``."""
     if key[0] == "tsv":
         _, sep, fields, types, unset, empty = key
@@ -523,7 +531,7 @@ def _warn_bad(source, bad):
         LOG.warning("%s: skipped %d malformed line(s): %s%s", source.path, len(bad), shown, more)
 
 
-def _split_bad_ts(frame):
+def split_bad_timestamps(frame):
     """The frame without rows lacking a valid ``ts``, and those rows' positions."""
     if "ts" not in frame:
         return frame.iloc[0:0], np.arange(len(frame))
@@ -563,10 +571,10 @@ def read_log(source, columns=None) -> ZeekLog:
     segments, bad, n_data = _segments(source)
     frames = []
     for seg in segments:
-        frame, missing = _split_bad_ts(_convert(seg.key, seg.items, source.log_type, wanted))
+        frame, missing = split_bad_timestamps(convert_records(seg.key, seg.items, source.log_type, wanted))
         bad.extend((int(n), "missing or bad ts") for n in seg.numbers[missing])
         frames.append(frame)
-    frame = _assemble(frames, source, wanted)
+    frame = assemble_frames(frames, source, wanted)
     bad.sort()
     _warn_bad(source, bad)
     return ZeekLog(source, frame, lines=n_data, malformed=len(bad),
@@ -628,7 +636,7 @@ def _flush(pending, wanted) -> Batch:
     first = pending[0][0]
     frames = []
     for key, (items, owners, numbers) in groups.items():
-        frame, missing = _split_bad_ts(_convert(key, items, first.log_type, wanted))
+        frame, missing = split_bad_timestamps(convert_records(key, items, first.log_type, wanted))
         owner, number = np.concatenate(owners), np.concatenate(numbers)
         for i in missing:
             pending[owner[i]][2].append((int(number[i]), "missing or bad ts"))
@@ -638,11 +646,13 @@ def _flush(pending, wanted) -> Batch:
         bad.sort()
         _warn_bad(source, bad)
         malformed += len(bad)
-    return Batch([p[0] for p in pending], _assemble(frames, first, wanted),
+    return Batch([p[0] for p in pending], assemble_frames(frames, first, wanted),
                  lines=sum(p[3] for p in pending), malformed=malformed)
 
 
-def _assemble(frames, source, wanted):
+def assemble_frames(frames, source, wanted):
+    """One frame of a source's typed frames, with exactly the ``wanted`` columns (typed
+    empty columns for fields the source lacks); every field when ``wanted`` is None."""
     if len(frames) == 1:
         frame = frames[0]
     elif frames:

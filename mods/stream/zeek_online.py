@@ -2,7 +2,7 @@
 
 Zeek lines (TSV or JSON, as :mod:`mods.features.zeek` reads them) are parsed as they come,
 reduced to the pane-level aggregates of the batch engine
-(:class:`mods.features.windows_pandas._Protocol`: same direction rules, same integer
+(:class:`mods.features.windows_pandas.ProtocolPanes`: same direction rules, same integer
 aggregates), and each window is turned into its datapool row
 (:func:`mods.features.render_rows`) when it *closes*.  No feature arithmetic lives here: a
 window emitted online has exactly the cells of the same window in the files of
@@ -105,9 +105,9 @@ class LineReader:
             return
         state = self._state.get(origin)
         if state is None:
-            hint = zeek._type_from_name(Path(name or str(origin).split("#")[0]))
+            hint = zeek.log_type_from_name(Path(name or str(origin).split("#")[0]))
             fmt = "json" if line.lstrip().startswith("{") else "tsv"
-            state = self._state[origin] = [fmt, zeek._Header(), hint]
+            state = self._state[origin] = [fmt, zeek.HeaderState(), hint]
         fmt, header, hint = state
         if fmt == "tsv":
             if line.startswith("#"):
@@ -144,12 +144,12 @@ class LineReader:
         pending, self._pending = self._pending, collections.OrderedDict()
         for (log_type, key), items in pending.items():
             wanted = self.wanted[log_type]
-            frame = zeek._convert(key, items, log_type, wanted)
-            frame, missing = zeek._split_bad_ts(frame)
+            frame = zeek.convert_records(key, items, log_type, wanted)
+            frame, missing = zeek.split_bad_timestamps(frame)
             for _ in range(len(missing)):
                 self._bad(log_type, "missing or bad ts", "")
             source = zeek.LogSource(Path(log_type), log_type, key[0])
-            out.setdefault(log_type, []).append(zeek._assemble([frame], source, wanted))
+            out.setdefault(log_type, []).append(zeek.assemble_frames([frame], source, wanted))
         return {p: (f[0] if len(f) == 1 else pd.concat(f, ignore_index=True))
                 for p, f in out.items()}
 
@@ -158,7 +158,7 @@ class LineReader:
 def _pane_store():
     from mods.features import windows_pandas
 
-    class PaneStore(windows_pandas._Protocol):
+    class PaneStore(windows_pandas.ProtocolPanes):
         """The batch engine's pane aggregates of one protocol, with eviction."""
 
         def compact(self):
@@ -484,7 +484,7 @@ class ZeekFilesSource:
     def _first_ts(source):
         from mods.features import zeek
 
-        for line in zeek._head(source.path):
+        for line in zeek.head_lines(source.path):
             if not line.strip() or line.startswith("#"):
                 continue
             try:
@@ -508,7 +508,7 @@ class ZeekFilesSource:
         for src in files:
             origin = str(src.path)
             self.names[origin] = src.path.name
-            out += [(origin, line) for line in zeek._read_text(src.path).split("\n")]
+            out += [(origin, line) for line in zeek.read_text(src.path).split("\n")]
         return out
 
     def close(self):

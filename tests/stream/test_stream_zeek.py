@@ -110,7 +110,7 @@ def _hour_files(logs_dir, hour):
 
 def test_follow_folder_rotation_malformed_sigterm(logs, tmp_path):
     """Zeek's current logs written hour by hour and rotated; a malformed line; SIGTERM."""
-    from mods.features.zeek import _read_text
+    from mods.features.zeek import read_text
 
     hours = 4
     subset = tmp_path / "subset"  # the same records, for the batch datapool
@@ -133,7 +133,7 @@ def test_follow_folder_rotation_malformed_sigterm(logs, tmp_path):
                 current = live / ("%s.log" % p)
                 if current.exists():  # rotation: Zeek renames the log, starts a new one
                     current.rename(live / ("%s.%02d.log" % (p, h - 1)))
-                text = _read_text(path)
+                text = read_text(path)
                 half = len(text) // 2
                 cut = text.index("\n", half) + 1
                 with open(current, "w") as fh:  # written in two parts
