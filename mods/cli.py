@@ -9,15 +9,11 @@ import logging
 import os
 import sys
 
+from mods.cliparser import Parser
 from mods.errors import ModsError
+from mods.files import atomic_write
 from mods.forecast.params import Params
 
-
-class _Parser(argparse.ArgumentParser):
-    """argparse that reports errors in one line and exits with status 2."""
-
-    def error(self, message):
-        self.exit(2, "%s: error: %s\n" % (self.prog, message))
 
 
 def _bool(text):
@@ -91,7 +87,7 @@ def _columns(args):
 
 def _model_file_parser(prog, description):
     """Parser of the tools that apply a trained model to a file (predict, test, detect)."""
-    parser = _Parser(prog=prog, description=description)
+    parser = Parser(prog=prog, description=description)
     parser.add_argument("--model-name", default=None, help="bundle name (default: the "
                         "default model)")
     parser.add_argument("--file", required=True, help="data file (.tsv or .csv)")
@@ -112,7 +108,7 @@ def _predict(a):
 # ---------------------------------------------------------------------------- mods-train
 def train_main(argv=None):
     """``mods-train --data FILE --model-name NAME [hyper-parameters]``."""
-    parser = _Parser(prog="mods-train", description="Train a forecaster on a .tsv/.csv file "
+    parser = Parser(prog="mods-train", description="Train a forecaster on a .tsv/.csv file "
                      "and save it as a model bundle (<models>/<NAME>.zip).")
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--data", help="training data file (.tsv or .csv)")
@@ -187,24 +183,17 @@ def predict_main(argv=None):
         fc, ds, pred = _predict(a)
         name = a.model_name or fc.info.get("name")
         if a.output:
-            _atomic_write(a.output, outputs.prediction_tsv(fc, ds, pred).encode())
+            atomic_write(a.output, outputs.prediction_tsv(fc, ds, pred).encode())
         if a.plot:
             from mods import plots
 
-            _atomic_write(a.plot, plots.prediction_png(fc, ds, pred))
+            atomic_write(a.plot, plots.prediction_png(fc, ds, pred))
         if not a.output and not a.plot:
             print(json.dumps(outputs.prediction_json(fc, ds, pred, name), indent=1))
         else:
             doc = outputs.prediction_json(fc, ds, pred, name, include_origins=False)
             print(json.dumps({k: doc[k] for k in ("model_name", "rows", "next")}))
     return _run(run, args, "mods-predict")
-
-
-def _atomic_write(path, data):
-    tmp = "%s.%d.tmp" % (path, os.getpid())
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-    os.replace(tmp, path)
 
 
 # ---------------------------------------------------------------------------- mods-test

@@ -12,6 +12,7 @@ import uuid
 from pathlib import Path
 
 from mods import config
+from mods.files import atomic_write, pid_alive, remove_abandoned
 
 _RUN_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
@@ -36,12 +37,9 @@ def write(run_id, record, models_dir=None):
     path = record_path(run_id, models_dir)
     if path is None:
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
     record = dict(record, run_id=run_id, updated=time.strftime("%Y-%m-%dT%H:%M:%SZ",
                                                                time.gmtime()))
-    tmp = path.with_name(".%s.%d.tmp" % (path.name, os.getpid()))
-    tmp.write_text(json.dumps(record))
-    os.replace(tmp, path)
+    atomic_write(path, json.dumps(record))
 
 
 def read(run_id, models_dir=None):
@@ -90,27 +88,6 @@ def list_records(models_dir=None):
                                       r["run_id"]))
 
 
-def pid_alive(pid):
-    """Whether process ``pid`` exists (and is not this process)."""
-    try:
-        pid = int(pid)
-    except (TypeError, ValueError):
-        return False
-    if pid <= 0 or pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    try:  # a zombie (killed, not yet reaped by its new parent) is gone too
-        with open("/proc/%d/stat" % pid) as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
-
-
 INTERRUPTED = "interrupted by a restart of the service (the training process is gone)"
 
 
@@ -131,14 +108,7 @@ def mark_interrupted(models_dir=None):
     folder = runs_dir(models_dir)
     if not folder.is_dir():
         return []
-    for tmp in folder.glob(".*.tmp"):
-        parts = tmp.name.rsplit(".", 2)  # .<run>.json.<pid>.tmp
-        if len(parts) == 3 and pid_alive(parts[1]):
-            continue
-        try:
-            tmp.unlink()
-        except OSError:
-            pass
+    remove_abandoned(folder, max_age=0)
     marked = []
     for record in list_records(models_dir):
         if record.get("status") != "running" or pid_alive(record.get("pid")):

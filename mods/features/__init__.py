@@ -87,14 +87,13 @@ import datetime as _dt
 import ipaddress
 import logging
 import math
-import os
 import re
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from mods.errors import ConfigError, DataError, fail
+from mods.files import atomic_write
 
 LOG = logging.getLogger("mods.features")
 
@@ -474,23 +473,6 @@ def day_path(out_dir, protocol: str, window: Window, day_us: int) -> Path:
             / f"{day.day:02d}" / f"{window.name}.tsv")
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix="." + path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
 def write_datapool(result: EngineResult, out_dir, windows) -> list[Path]:
     """Write the day files of every protocol and window of ``result``; return their paths."""
     written = []
@@ -502,7 +484,7 @@ def write_datapool(result: EngineResult, out_dir, windows) -> list[Path]:
             table = result.tables.get((protocol, window.name))
             for day_us in days:
                 path = day_path(out_dir, protocol, window, day_us)
-                atomic_write_text(path, render_day(protocol, window, table, day_us))
+                atomic_write(path, render_day(protocol, window, table, day_us))
                 written.append(path)
     return written
 

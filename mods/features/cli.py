@@ -22,19 +22,13 @@ log, a bad window name or network...) exits with status 2 and one line on stderr
 
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
 import time
 
+from mods.cliparser import Parser
 from mods.errors import ModsError
 
-
-class _Parser(argparse.ArgumentParser):
-    """argparse that reports errors in one line and exits with status 2."""
-
-    def error(self, message):
-        self.exit(2, "%s: error: %s\n" % (self.prog, message))
 
 
 class Progress:
@@ -79,7 +73,7 @@ class Progress:
 
 
 def _parser():
-    parser = _Parser(prog="mods-features", description="Compute the window features of Zeek "
+    parser = Parser(prog="mods-features", description="Compute the window features of Zeek "
                      "logs into a MODS datapool (<out>/tsv/<protocol>/YYYY/MM/DD/<window>"
                      ".tsv), or write sample Zeek logs.")
     mode = parser.add_mutually_exclusive_group(required=True)

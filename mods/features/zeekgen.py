@@ -36,14 +36,15 @@ from __future__ import annotations
 
 import datetime as _dt
 import gzip
+import io
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from mods.errors import ConfigError, fail
+from mods.files import atomic_write
 from mods.features.zeek import ZEEK_FIELDS
 
 #: Log types written, with their mean records per hour at the daily peak (scale 1).
@@ -381,17 +382,14 @@ def _json_text(log_type, cols):
 
 
 def _write(path: Path, text: str, compress: bool) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name("." + path.name + ".tmp")
     data = text.encode("utf-8")
-    with open(tmp, "wb") as fh:
-        if compress:
-            with gzip.GzipFile(filename="", mode="wb", fileobj=fh, mtime=0,
-                               compresslevel=6) as gz:
-                gz.write(data)
-        else:
-            fh.write(data)
-    os.replace(tmp, path)
+    if compress:  # no name, no time in the header: the same seed gives the same bytes
+        buf = io.BytesIO()
+        with gzip.GzipFile(filename="", mode="wb", fileobj=buf, mtime=0,
+                           compresslevel=6) as gz:
+            gz.write(data)
+        data = buf.getvalue()
+    atomic_write(path, data)
 
 
 def _merge(base, extra):

@@ -22,6 +22,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from mods import __version__, config
+from mods.files import remove_abandoned, replacing
 from mods.errors import BundleError, ModelNotFound, fail
 
 LOG = logging.getLogger("mods.bundle")
@@ -62,9 +63,6 @@ def list_bundles(models_dir=None):
                   if _NAME_RE.match(p.stem) and p.is_file())
 
 
-_TMP_RE = re.compile(r"^\..+\.(\d+)\.[A-Za-z0-9_]+\.tmp$")
-
-
 def clean_temporary(models_dir=None, max_age=3600.0):
     """Remove the temporary files of saves that will never finish.
 
@@ -78,26 +76,7 @@ def clean_temporary(models_dir=None, max_age=3600.0):
     list of str
         The names of the files removed.
     """
-    import time
-
-    from mods.runs import pid_alive
-
-    folder = Path(models_dir or config.models_dir())
-    if not folder.is_dir():
-        return []
-    removed = []
-    for tmp in folder.glob(".*.tmp"):
-        match = _TMP_RE.match(tmp.name)
-        try:
-            if match:
-                if pid_alive(match.group(1)):
-                    continue
-            elif time.time() - tmp.stat().st_mtime < max_age:
-                continue
-            tmp.unlink()
-            removed.append(tmp.name)
-        except OSError:
-            pass
+    removed = remove_abandoned(models_dir or config.models_dir(), max_age)
     if removed:
         LOG.warning("removed %d unfinished bundle save(s): %s", len(removed),
                     ", ".join(sorted(removed)))
@@ -142,34 +121,18 @@ def save(forecaster, name, models_dir=None, metrics=None):
                  "model_delta": forecaster.transform.model_delta}, scaler)
     # ".<name>.<pid>.<random>.tmp": hidden, never listed; clean_temporary() removes the
     # ones whose process is gone (killed mid-save)
-    fd, tmp = tempfile.mkstemp(prefix=".%s.%d." % (path.stem, os.getpid()), suffix=".tmp",
-                               dir=path.parent)
-    os.close(fd)
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        with tempfile.TemporaryDirectory(prefix="mods-save-") as work:
-            model_file = os.path.join(work, "model.keras")
-            forecaster.model.save(model_file)
-            with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
-                zf.write(model_file, "model.keras")
-                zf.writestr("scaler.joblib", scaler.getvalue())
-                zf.writestr("config.json", json.dumps(cfg, indent=2, default=_json_default))
-                zf.writestr("metrics.json", json.dumps(metrics, indent=2, default=_json_default))
-                if forecaster.detector is not None:
-                    zf.writestr("detector.json", json.dumps(forecaster.detector.to_dict(),
-                                                            indent=2, default=_json_default))
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-        _fsync_dir(path.parent)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    with replacing(path, durable=True, stem=path.stem) as tmp, \
+            tempfile.TemporaryDirectory(prefix="mods-save-") as work:
+        model_file = os.path.join(work, "model.keras")
+        forecaster.model.save(model_file)
+        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
+            zf.write(model_file, "model.keras")
+            zf.writestr("scaler.joblib", scaler.getvalue())
+            zf.writestr("config.json", json.dumps(cfg, indent=2, default=_json_default))
+            zf.writestr("metrics.json", json.dumps(metrics, indent=2, default=_json_default))
+            if forecaster.detector is not None:
+                zf.writestr("detector.json", json.dumps(forecaster.detector.to_dict(),
+                                                        indent=2, default=_json_default))
     LOG.info("saved model bundle %s", path)
     return path
 
@@ -180,19 +143,6 @@ def _created():
     when = (datetime.fromtimestamp(int(epoch), timezone.utc) if epoch and epoch.isdigit()
             else datetime.now(timezone.utc))
     return when.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _fsync_dir(folder):
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def _json_default(obj):

@@ -22,7 +22,6 @@ With ``--zeek`` the input is raw Zeek logs (a folder of current logs followed wi
 :mod:`mods.stream.zeek_online` and mapped to the model's features by a selection query.
 """
 
-import argparse
 import json
 import logging
 import os
@@ -30,6 +29,7 @@ import signal
 import sys
 import time
 
+from mods.cliparser import Parser
 from mods.errors import ConfigError, DataError, ModsError, fail
 
 LOG = logging.getLogger("mods.stream")
@@ -38,14 +38,10 @@ READ_TIMEOUT_S = 0.2
 WARN_EVERY = 1000  # after the first 10 malformed lines, one warning per this many
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):
-        self.exit(2, "%s: error: %s\n" % (self.prog, message))
-
 
 def build_parser():
     """The ``mods-stream`` argument parser."""
-    p = _Parser(prog="mods-stream", description="Score feature rows as they arrive: one JSON "
+    p = Parser(prog="mods-stream", description="Score feature rows as they arrive: one JSON "
                 "line per time step (forecast, score, level, alert events).")
     p.add_argument("--model-name", default=None,
                    help="bundle name (default: $MODS_DEFAULT_MODEL or 'default')")

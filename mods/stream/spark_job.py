@@ -35,7 +35,6 @@ Output
 pyspark is an optional extra (``pip install mods[spark]``), imported when the job starts.
 """
 
-import argparse
 import io
 import json
 import logging
@@ -43,6 +42,7 @@ import os
 import pickle
 import sys
 
+from mods.cliparser import Parser
 from mods.errors import ConfigError, DataError, ModsError, fail
 
 LOG = logging.getLogger("mods.stream")
@@ -179,25 +179,15 @@ def _schema(columns, key_column, time_column):
 
 
 def session(master="local[2]", app="mods-stream-spark"):
-    """A Spark session for the job (few shuffle partitions: streams are small)."""
-    try:
-        from pyspark.sql import SparkSession
-    except ImportError:
-        raise fail(ConfigError, "pyspark is not installed: pip install mods[spark]",
-                   LOG) from None
-    from mods.features.windows_spark import RAW_LOCAL_FS
+    """The feature builder's Spark session (:func:`mods.features.windows_spark.session`:
+    UTC, no web UI, raw local file system, a clear error without pyspark or Java), with few
+    shuffle partitions (streams are small) and temporary checkpoints removed at the end."""
+    from mods.features.windows_spark import session as feature_session
 
-    # the Python workers need this interpreter's packages (pandas, pyarrow, the bundle)
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    return (SparkSession.builder.master(master).appName(app)
-            .config("spark.sql.shuffle.partitions", "4")
-            .config("spark.ui.enabled", "false")
-            .config("spark.sql.session.timeZone", "UTC")
-            .config("spark.sql.streaming.forceDeleteTempCheckpointLocation", "true")
-            # as the feature builder's sessions: Hadoop caches the local file system per
-            # JVM, and a checksummed one cannot read Zeek's archive names (colons)
-            .config("spark.hadoop.fs.file.impl", RAW_LOCAL_FS)
-            .getOrCreate())
+    spark = feature_session(master, app)
+    spark.conf.set("spark.sql.shuffle.partitions", "4")
+    spark.conf.set("spark.sql.streaming.forceDeleteTempCheckpointLocation", "true")
+    return spark
 
 
 def read_rows(spark, columns, input_dir=None, key_column="sensor",
@@ -279,14 +269,10 @@ def read_results(output_dir):
     return out
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):
-        self.exit(2, "%s: error: %s\n" % (self.prog, message))
-
 
 def build_parser():
     """The ``mods-stream-spark`` argument parser."""
-    p = _Parser(prog="mods-stream-spark", description="Score many feature streams with Spark "
+    p = Parser(prog="mods-stream-spark", description="Score many feature streams with Spark "
                 "Structured Streaming: JSON results and alert events in --output.")
     p.add_argument("--model-name", default=None,
                    help="bundle name (default: $MODS_DEFAULT_MODEL or 'default')")
