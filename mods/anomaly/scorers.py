@@ -133,6 +133,36 @@ def ewma(x, span, initial=None):
     return out[:, 0] if squeeze else out
 
 
+def rolling_median(x, window, history):
+    """Causal rolling median along axis 0: ``out[t] = median(x[t - window + 1 .. t])``.
+
+    Parameters
+    ----------
+    x : ndarray, shape (n, f)
+        Values without NaN.
+    window : int
+        Rows in each median (>= 2).
+    history : ndarray, shape (window - 1, f)
+        The rows before ``x[0]``, oldest first (a stream's last rows, or the long-run level).
+
+    Returns
+    -------
+    ndarray, shape (n, f)
+
+    Notes
+    -----
+    A median over ``window`` rows ignores any excursion shorter than half the window (a
+    normal burst) and keeps a sustained one whole: the smoother of the ``sustained`` channel
+    of :class:`mods.anomaly.detector.Detector`.
+    """
+    x = np.asarray(x, dtype=float)
+    if x.shape[0] == 0:
+        return x.copy()
+    padded = np.concatenate([np.asarray(history, dtype=float).reshape(-1, x.shape[1]), x])
+    view = np.lib.stride_tricks.sliding_window_view(padded, window, axis=0)
+    return np.median(view, axis=-1)
+
+
 def combine_columns(column_scores):
     """Step score of each row: the maximum column score, ``NaN`` where every column is NaN."""
     cs = np.asarray(column_scores, dtype=float)
@@ -144,6 +174,23 @@ def combine_columns(column_scores):
     step = np.where(nan, -np.inf, cs).max(axis=1)
     step[nan.all(axis=1)] = np.nan
     return step
+
+
+def joint_scores(column_scores):
+    """Joint score of each row: the sum of its column scores (NaN ignored; NaN if all are).
+
+    With surprises as column scores (``-log`` of a tail probability) this is Fisher's way of
+    combining the evidence of several columns: two columns at a surprise of 4 each weigh as
+    one column at 8.  The sum is calibrated on its own calibration rows (like a channel), so
+    it only adds alerts where several columns deviate *together*, which independent normal
+    bursts rarely do.
+    """
+    cs = np.asarray(column_scores, dtype=float)
+    if cs.ndim == 1:
+        return cs.copy()
+    out = np.nansum(cs, axis=1)
+    out[np.isnan(cs).all(axis=1)] = np.nan
+    return out
 
 
 class ResidualScorer:
@@ -184,8 +231,9 @@ class ResidualScorer:
     array([[0.2, 8.8]])
     """
 
-    def __init__(self, smoothing=1, spread_floor=1e-3, column_tail=0.05):
+    def __init__(self, smoothing=1, spread_floor=1e-3, column_tail=0.05, median=0):
         self.smoothing = check_smoothing(smoothing)
+        self.median = check_smoothing(median)
         for name, value in (("spread_floor", spread_floor), ("column_tail", column_tail)):
             if isinstance(value, bool) or not isinstance(value, (int, float)) \
                     or not 0 <= value < 1:
@@ -308,6 +356,14 @@ class ResidualScorer:
         column's fitted ``level_`` so that a gap neither raises nor hides later scores.
         """
         v = np.asarray(values, dtype=float)
+        if self.median > 1:
+            nan = np.isnan(v)
+            filled = np.where(nan, self.level_, v)
+            if initial is None:
+                initial = np.broadcast_to(self.level_, (self.median - 1, v.shape[1]))
+            out = rolling_median(filled, self.median, initial)
+            out[nan] = np.nan
+            return out
         if self.smoothing <= 1:
             return v.copy()
         nan = np.isnan(v)
@@ -366,7 +422,8 @@ class ResidualScorer:
     def to_dict(self):
         """JSON-able state (plain floats and lists)."""
         self._check_fitted()
-        return {"smoothing": self.smoothing, "spread_floor": self.spread_floor,
+        return {"smoothing": self.smoothing, "median": self.median,
+                "spread_floor": self.spread_floor,
                 "column_tail": self.column_tail,
                 "centre": [float(v) for v in self.centre_],
                 "spread": [float(v) for v in self.spread_],
@@ -379,7 +436,7 @@ class ResidualScorer:
         """Rebuild a fitted scorer from :meth:`to_dict` output."""
         try:
             scorer = cls(smoothing=data["smoothing"], spread_floor=data["spread_floor"],
-                         column_tail=data["column_tail"])
+                         column_tail=data["column_tail"], median=data.get("median", 0))
             scorer.centre_ = np.asarray(data["centre"], dtype=float)
             scorer.spread_ = np.asarray(data["spread"], dtype=float)
             scorer.level_ = np.asarray(data["level"], dtype=float)

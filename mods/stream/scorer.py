@@ -45,7 +45,9 @@ import math
 import numpy as np
 
 from mods.anomaly import thresholds as th
-from mods.anomaly.scorers import combine_columns, ewma
+from mods.anomaly.masking import final_flags
+from mods.anomaly.detector import Detector
+from mods.anomaly.scorers import ewma, joint_scores, rolling_median
 from mods.errors import ConfigError, DataError, fail
 from mods.stream.rows import iso
 
@@ -76,13 +78,6 @@ def _nanmax(arrays):
     for a in arrays[1:]:
         out = np.fmax(out, a)
     return out
-
-
-def _recent(mask, rows):
-    """``out[t]``: some row of ``t - rows + 1 .. t`` is True (as the batch detector)."""
-    c = np.concatenate(([0], np.cumsum(mask, dtype=np.int64)))
-    t = np.arange(mask.size)
-    return (c[t + 1] - c[np.maximum(t - max(int(rows), 1) + 1, 0)]) > 0
 
 
 class _Trailing:
@@ -302,27 +297,41 @@ class _Forecasts:
 class _Channel:
     """Incremental :class:`~mods.anomaly.scorers.ResidualScorer` column scores."""
 
-    def __init__(self, horizon, scorer, factor):
+    def __init__(self, horizon, scorer, factor, joint_factor=None):
         self.horizon = int(horizon)
         self.scorer = scorer
         self.factor = float(factor)
+        self.joint_factor = joint_factor
         self.smooth = scorer.smoothing > 1
-        self.alpha = 2.0 / (scorer.smoothing + 1.0) if self.smooth else 1.0
         self.state = np.array(scorer.level_, dtype=float)
+        m = scorer.median
+        self.window = np.tile(scorer.level_, (m - 1, 1)) if m > 1 else None
 
     def scores(self, resid):
-        """Column scores (B, f) of residual rows (B, f); the EWMA state moves on."""
+        """Column scores (B, f) and joint scores (B,) or None of residual rows (B, f).
+
+        The smoother's state (EWMA level or the median's last rows) moves on.
+        """
         sc = self.scorer
         with np.errstate(invalid="ignore", divide="ignore"):
             z = np.abs((resid - sc.centre_) / sc.spread_)
         z[~np.isfinite(z)] = np.nan
-        if self.smooth:
+        if self.window is not None:
+            nan = np.isnan(z)
+            filled = np.where(nan, sc.level_, z)
+            sm = rolling_median(filled, sc.median, self.window)
+            self.window = np.concatenate([self.window, filled])[-(sc.median - 1):]
+            sm[nan] = np.nan
+            z = sm
+        elif self.smooth:
             nan = np.isnan(z)
             sm = ewma(np.where(nan, sc.level_, z), sc.smoothing, self.state)
             self.state = sm[-1].copy()
             sm[nan] = np.nan
             z = sm
-        return sc.surprise(z) * self.factor
+        cs = sc.surprise(z)
+        joint = None if self.joint_factor is None else joint_scores(cs) * self.joint_factor
+        return cs * self.factor, joint
 
 
 class StreamScorer:
@@ -361,13 +370,13 @@ class StreamScorer:
             thr = det.thresholds_for(self.cfg)
             self.thresholds = dict(thr)
             horizons = det.horizons
-            self.channels = [_Channel(1, det.scorer, 1.0)] + [
-                _Channel(ch["horizon"], ch["scorer"], det.norm_ / ch["norm"])
-                for ch in det.channels]
+            ref = det.norm_ or 1.0
+            self.channels = [_Channel(h, sc, ref / norm, None if jn is None else ref / jn)
+                             for h, sc, norm, jn in det.channel_list()]
             self.context = int(det.context or 1)
             self.mask = bool(self.cfg.mask_horizons) and len(self.channels) > 1
             memory = (max(horizons) if horizons else 0) + self.context + 1
-            self.flags = collections.deque(maxlen=memory)  # pre-mask flags of recent rows
+            self.flags = collections.deque(maxlen=memory)  # final flags of recent rows
             self.trail_raw = _Trailing(thr, self.cfg)
             self.trail = _Trailing(thr, self.cfg)
             self.event = None
@@ -454,35 +463,32 @@ class StreamScorer:
 
     def _detect_block(self, t0, rows, actual, fcs):
         b = actual.shape[0]
-        parts = [ch.scores(actual - fcs[ch.horizon]) for ch in self.channels]
-        col_raw = _nanmax(parts)
-        step = combine_columns(col_raw)
+        scored = [ch.scores(actual - fcs[ch.horizon]) for ch in self.channels]
+        parts = [cs for cs, _ in scored]
+        joints = [jt for _, jt in scored if jt is not None]
+        step = Detector.step_scores(parts, joints)
         warning, critical = self._levels(self.trail_raw, t0, step)
         if self.mask:
-            flagged = np.nan_to_num(step, nan=-np.inf) >= warning
             prev = np.fromiter(self.flags, dtype=bool, count=len(self.flags))
-            hist = np.concatenate([prev, flagged])
-            base = t0 - prev.size  # row of hist[0]
-            tainted = _recent(hist, self.context)
-            t = t0 + np.arange(b)
+            flagged, masks = final_flags(
+                [Detector.step_scores([p], joints[i:i + 1]) for i, p in enumerate(parts)],
+                [ch.horizon for ch in self.channels], warning, self.context, history=prev)
             for i in range(1, len(parts)):
-                r = t - self.channels[i].horizon
-                idx = r - base
-                ok = (r >= 0) & (idx >= 0)
-                bad = np.zeros(b, dtype=bool)
-                bad[ok] = tainted[idx[ok]]
-                parts[i] = np.where(bad[:, None], np.nan, parts[i])
+                parts[i] = np.where(masks[i][:, None], np.nan, parts[i])
+                if joints:
+                    joints[i] = np.where(masks[i], np.nan, joints[i])
             self.flags.extend(flagged.tolist())
-            col_raw = _nanmax(parts)
-            step = combine_columns(col_raw)
+            step = Detector.step_scores(parts, joints)
             warning, critical = self._levels(self.trail, t0, step)
+        col_raw = _nanmax(parts)
         codes = th.level_codes(step, warning, critical)
         scores = th.calibrated_score(step, warning, critical)
         col_scores = th.calibrated_score(col_raw, warning[:, None], critical[:, None])
         events = {}
         active = np.flatnonzero(codes > 0)
         if active.size or self.event is not None:
-            stack = np.stack([np.nan_to_num(combine_columns(p), nan=-np.inf) for p in parts])
+            stack = np.stack([np.nan_to_num(Detector.step_scores([p], joints[i:i + 1]), nan=-np.inf)
+                              for i, p in enumerate(parts)])
             for i in range(b):
                 if codes[i] == 0 and self.event is None:
                     continue

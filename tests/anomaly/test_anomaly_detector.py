@@ -42,8 +42,13 @@ def test_detect_output_shapes_and_ranges(data, detector):
     assert len(found.levels) == n and found.flags.dtype == bool
     assert ((found.scores >= 0) & (found.scores <= 1)).all()
     assert ((found.column_scores >= 0) & (found.column_scores <= 1)).all()
-    # the step score is the most deviating column's score
+    # the step score is the most deviating column's score; with the joint score it is at
+    # least that (more where several columns deviate together)
     np.testing.assert_allclose(found.scores, found.column_scores.max(axis=1))
+    joint = Detector(DetectorConfig(joint=True)).fit(data["val_actual"], data["val_forecast"])
+    both = joint.detect(data["actual"], data["forecast"])
+    assert (both.scores >= both.column_scores.max(axis=1) - 1e-12).all()
+    assert (both.scores > both.column_scores.max(axis=1) + 1e-6).any()
     flagged = np.array([lv != "normal" for lv in found.levels])
     np.testing.assert_array_equal(flagged, found.scores >= 0.5)
     assert found.flags.sum() == flagged.sum()  # min_event_length=1: every flag is in an event

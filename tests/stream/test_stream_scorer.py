@@ -34,9 +34,33 @@ def batch(fc, text):
     return ds, fc.predict(ds)
 
 
-@pytest.mark.parametrize("bursts", [[1], [7, 100, 1, 250]])
-def test_equals_batch_predict(default_model, bursts):
-    fc = default_model
+@pytest.fixture(scope="module")
+def joint_model(default_model):
+    """The default forecaster with a detector using the joint score and the sustained
+    (rolling median) channel, calibrated on an unseen clean series."""
+    import copy
+
+    from mods.anomaly.detector import Detector, DetectorConfig
+    from mods.dataset.generate import generate
+    from mods.forecast.forecaster import _horizon_forecasts
+
+    fc = copy.copy(default_model)
+    values = generate(n_rows=2000, seed=41, incidents=None)[list(fc.columns)].to_numpy(float)
+    origins = np.arange(fc.first_origin, len(values) - 1)
+    step1 = np.full(values.shape, np.nan)
+    step1[origins + 1] = fc.forecast_origins(values, origins)[:, 0, :]
+    det = Detector(DetectorConfig(joint=True, sustained=24))
+    extra = _horizon_forecasts(fc, values, det.wanted_horizons())
+    fc.detector = det.fit(values, step1, extra=extra,
+                          context=fc.sequence_len + fc.transform.offset)
+    assert fc.detector.joint_norm_ > 0 and len(fc.detector.channels) == 3
+    return fc
+
+
+@pytest.mark.parametrize("bursts,variant", [([1], "default"), ([7, 100, 1, 250], "default"),
+                                            ([7, 100, 1, 250], "joint")])
+def test_equals_batch_predict(request, bursts, variant):
+    fc = request.getfixturevalue("default_model" if variant == "default" else "joint_model")
     text = series_tsv(600, drop=(100, 101, 102, 330), blank=((200, 0), (201, 0), (260, 3)))
     res, reg, scorer = stream_results(fc, text, bursts)
     ds, pred = batch(fc, text)

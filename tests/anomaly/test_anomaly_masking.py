@@ -1,0 +1,64 @@
+"""Masking of the horizon channels by the final flags of earlier rows."""
+
+import numpy as np
+
+from mods.anomaly.masking import final_flags, recent, shifted
+
+
+def test_recent_and_shifted():
+    m = np.array([0, 1, 0, 0, 0, 1, 0], dtype=bool)
+    np.testing.assert_array_equal(recent(m, 2), [0, 1, 1, 0, 0, 1, 1])
+    np.testing.assert_array_equal(shifted(m, 2), [0, 0, 0, 1, 0, 0, 0])
+    np.testing.assert_array_equal(shifted(m, 9), np.zeros(7, dtype=bool))
+
+
+def channels(n=200):
+    one, six, long_ = np.zeros(n), np.zeros(n), np.zeros(n)
+    one[28:39] = 2.0  # an incident the one-step channel flags
+    long_[100:111] = 2.0  # the 72-row forecasts made inside it: an echo, to be masked
+    six[106:111] = 2.0  # a new incident, seen by the 6-row channel only
+    return [one, six, long_], [1, 6, 72]
+
+
+def test_a_masked_channel_does_not_mask_the_others():
+    steps, hs = channels()
+    flags, masks = final_flags(steps, hs, np.ones(200), context=3)
+    assert flags[28:39].all()
+    assert not flags[100:106].any()  # the echo is masked...
+    assert flags[106:111].all()  # ...so it does not hide the 6-row channel's incident
+    assert masks[2][100:111].all() and not masks[1][106:111].any()
+    assert not masks[0].any()
+    # The flags the channels give before masking would have hidden it.
+    pre = np.logical_or.reduce([s >= 1 for s in steps])
+    tainted = shifted(recent(pre, 3), 6)
+    assert tainted[106:111].all()
+
+
+def test_history_gives_the_same_flags_as_the_whole_series():
+    rng = np.random.default_rng(3)
+    n = 600
+    steps = [rng.exponential(0.3, n) for _ in range(3)]
+    for s in steps:
+        s[rng.integers(0, n, 20)] += 2.0
+    hs = [1, 6, 72]
+    w = np.ones(n)
+    whole, whole_masks = final_flags(steps, hs, w, context=13)
+    assert whole.any() and whole_masks[2].any()
+    parts, masks, start = [], [[], [], []], 0
+    for b in (1, 50, 7, 300, 242):
+        hist = np.concatenate(parts) if parts else None
+        f, m = final_flags([s[start:start + b] for s in steps], hs, w[start:start + b], 13,
+                           history=hist)
+        parts.append(f)
+        for i in range(3):
+            masks[i].append(m[i])
+        start += b
+    np.testing.assert_array_equal(np.concatenate(parts), whole)
+    for i in range(3):
+        np.testing.assert_array_equal(np.concatenate(masks[i]), whole_masks[i])
+
+
+def test_nan_scores_never_flag():
+    steps = [np.full(10, np.nan), np.full(10, np.nan)]
+    flags, _ = final_flags(steps, [1, 6], np.ones(10), context=2)
+    assert not flags.any()
