@@ -5,7 +5,6 @@ results into JSON, TSV or PNG.  Loaded models are cached per worker process
 (:data:`mods.forecast.bundle.CACHE`, keyed by path and modification time).
 """
 
-import json
 import logging
 import os
 
@@ -109,8 +108,8 @@ def predict(**kwargs):
 
         doc["anomaly"]["detection_metrics"] = metrics.detection_metrics(
             ds.labels, pred.detection.flags)
-    if accept == SERIALIZED_JSON:  # the launcher's route: JSON text made here
-        return json.dumps(doc, separators=(",", ":"))
+    if accept == SERIALIZED_JSON:  # the launcher's route: JSON bytes made here
+        return outputs.json_bytes(doc)
     return doc
 
 

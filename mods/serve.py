@@ -532,7 +532,8 @@ def _predict_serialized_by_worker(v2_handler):
         await task
         ret = task.result()["output"]
         if as_json:
-            return web.Response(text=ret, content_type="application/json")
+            body = ret if isinstance(ret, bytes) else str(ret).encode("utf-8")
+            return web.Response(body=body, content_type="application/json", charset="utf-8")
         if isinstance(ret, ReturnedFile):
             ret = open(ret.filename, "rb")
         return web.Response(body=ret, content_type=accept)

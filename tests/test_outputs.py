@@ -80,3 +80,16 @@ def test_tsv_has_one_row_per_input_row_in_input_order():
             == pd.to_datetime([r.split("\t")[0] for r in rows]).tolist())
     np.testing.assert_array_equal(frame["score"].to_numpy(),
                                   np.round(pred.detection.scores[ds.input_rows], 6))
+
+
+def test_json_bytes_is_compact_json_of_plain_and_numpy_values():
+    from mods.outputs import json_bytes
+
+    doc = {"a": [1.5, None, 2], "b": {"c": "é", "d": True}, "n": np.float64(0.25),
+           "i": np.int64(3), "arr": np.array([1.0, 2.5])}
+    out = json_bytes(doc)
+    assert isinstance(out, bytes) and b" " not in out
+    assert json.loads(out) == {"a": [1.5, None, 2], "b": {"c": "é", "d": True}, "n": 0.25,
+                               "i": 3, "arr": [1.0, 2.5]}
+    plain = {"x": [0.1, 1e-7, 123456.789, -0.0], "y": "text"}
+    assert json.loads(json_bytes(plain)) == json.loads(json.dumps(plain))
