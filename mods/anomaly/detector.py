@@ -102,7 +102,8 @@ single-column incidents are mostly on those two columns, whose normal tails are 
 Ablation (6 other MLPs, each calibrated on a clean 4464-row series and run on 3 unseen ones,
 156 incidents; recall / false alerts per 1,000): one-step channel calibrated on the
 validation rows 0.69 / 4.1; on all rows 0.46 / 0.41; + h = 6 0.58 / 0.73; + h = 72
-0.84 / 1.23; + masking 0.79 / 0.52 (the default; calibration rounds change nothing on clean
+0.84 / 1.23; + masking by the flags before masking 0.79 / 0.52 (the default then;
+calibration rounds change nothing on clean
 data, and take the real sample from 0.24 / 0.50 to 0.68 / 1.0).  Tried and left out: a seasonal
 residual (actual minus the same time yesterday, raw or after the model's own error) raised
 the false alerts to 1.6-2.5 per 1,000 (it also "sees" yesterday's incidents) for no recall;

@@ -14,7 +14,7 @@ column to 1 % of its level for two hours scored below the warning level that way
 the 72-row channel had "flagged" the rows before it.  :func:`final_flags` applies the rule
 exactly: rows the one-step channel flags and rows no channel flags are settled at once,
 and only the remaining ones (a horizon channel above the threshold, the one-step channel
-below; about one row in a hundred) are decided one by one, in order.  Causal: the flag
+below: few rows) are decided one by one, in order.  Causal: the flag
 of row ``t`` reads rows ``<= t``.
 
 The batch detector (:meth:`mods.anomaly.detector.Detector.detect`) and the stream scorer
