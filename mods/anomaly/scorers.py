@@ -170,9 +170,11 @@ def combine_columns(column_scores):
         return cs.copy()
     if cs.shape[1] == 0:
         return np.full(cs.shape[0], np.nan)
-    nan = np.isnan(cs)
-    step = np.where(nan, -np.inf, cs).max(axis=1)
-    step[nan.all(axis=1)] = np.nan
+    # fmax ignores NaN and gives NaN only where both are NaN; one call per column is several
+    # times faster than a reduction along a short last axis
+    step = cs[:, 0].copy()
+    for j in range(1, cs.shape[1]):
+        np.fmax(step, cs[:, j], out=step)
     return step
 
 

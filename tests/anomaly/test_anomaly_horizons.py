@@ -132,6 +132,18 @@ def test_horizon_memo_reuses_windows_and_stays_bounded():
     assert len(small) == 50
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_window_keys_are_the_bytes_of_each_window_and_its_last_row(dtype):
+    from mods.anomaly.horizons import _window_keys
+
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(40, 6, 3)).astype(dtype)[::2]  # not contiguous
+    base = rng.normal(size=(20, 3))
+    keys = _window_keys(x, base)
+    assert keys == [w.tobytes() + b.tobytes() for w, b in zip(x, base)]
+    assert len(set(keys)) == 20
+
+
 def test_check_horizons():
     assert check_horizons("72, 6,6") == [6, 72]
     assert check_horizons("") == [] and check_horizons(None) == []

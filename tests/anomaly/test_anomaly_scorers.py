@@ -70,6 +70,9 @@ def test_spread_floor_for_constant_and_mostly_constant_columns():
 def test_step_score_is_the_max_over_columns_and_nan_rows_stay_nan():
     cs = np.array([[0.1, 2.0], [np.nan, 1.0], [np.nan, np.nan]])
     np.testing.assert_array_equal(combine_columns(cs), [2.0, 1.0, np.nan])
+    cs = np.array([[np.nan, -np.inf, np.nan], [3.0, np.nan, 5.0], [np.nan, np.nan, -1.0]])
+    np.testing.assert_array_equal(combine_columns(cs), [-np.inf, 5.0, -1.0])
+    np.testing.assert_array_equal(combine_columns(np.array([1.0, np.nan])), [1.0, np.nan])
 
 
 def test_scores_are_causal():
