@@ -102,7 +102,8 @@ def predict(**kwargs):
         from mods import plots
 
         return plots.prediction_png(fc, ds, pred)
-    doc = outputs.prediction_json(fc, ds, pred, model_name)
+    doc = outputs.prediction_json(fc, ds, pred, model_name,
+                                  as_fragment=accept == SERIALIZED_JSON)
     if ds.labels is not None and pred.detection is not None:
         from mods import metrics
 

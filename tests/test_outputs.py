@@ -93,3 +93,49 @@ def test_json_bytes_is_compact_json_of_plain_and_numpy_values():
                                "i": 3, "arr": [1.0, 2.5]}
     plain = {"x": [0.1, 1e-7, 123456.789, -0.0], "y": "text"}
     assert json.loads(json_bytes(plain)) == json.loads(json.dumps(plain))
+
+
+@pytest.mark.parametrize("m, k, columns, with_times", [
+    (300, 1, ["conn_in", "conn_out"], False),
+    (57, 3, ["a"], True),
+    (5, 2, ['é "quoted"', "b\\c", "日本", "d,e"], True),
+    (1, 1, ["x", "y", "z"], False),
+])
+def test_bulk_forecast_entries_are_the_json_of_the_entry_dicts(m, k, columns, with_times):
+    rng = np.random.default_rng(m)
+    fcs = np.round(rng.normal(scale=1e4, size=(m, k, len(columns))), 6)
+    fcs.flat[::7] = np.nan
+    fcs.flat[3::11] = -np.inf
+    fcs.flat[1::13] = -0.0
+    origins = list(range(20, 20 + m))
+    times = (["2026-01-01T00:%02d:00Z" % (i % 60) if i % 5 else None for i in range(m)]
+             if with_times else None)
+    text = outputs.forecast_entries_bytes(origins, times, fcs, columns)
+    blocks = np.where(np.isfinite(fcs), fcs, None).transpose(0, 2, 1).tolist()
+    expected = [{"row": o, "time": None if times is None else times[i],
+                 "values": dict(zip(columns, blocks[i]))} for i, o in enumerate(origins)]
+    assert json.loads(text) == expected
+    assert text == outputs.json_bytes(expected)
+    assert outputs.forecast_entries_bytes([], None, fcs[:0], columns) == b"[]"
+
+
+def test_answer_with_bulk_forecasts_is_the_same_json_with_or_without_orjson(predicted,
+                                                                            monkeypatch):
+    fc, ds, pred = predicted
+    plain = outputs.prediction_json(fc, ds, pred, "default")
+    bulk = outputs.prediction_json(fc, ds, pred, "default", as_fragment=True)
+    assert isinstance(bulk["forecasts"], outputs.RawJSON)
+    fast = outputs.json_bytes(bulk)
+    assert fast == outputs.json_bytes(plain)
+    assert json.loads(fast) == json.loads(json.dumps(plain))
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_orjson(name, *args, **kwargs):
+        if name == "orjson":
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_orjson)
+    assert json.loads(outputs.json_bytes(bulk)) == json.loads(fast)
