@@ -10,7 +10,13 @@ LOG = logging.getLogger("mods.errors")
 
 
 class ModsError(Exception):
-    """Base class of every error MODS raises on purpose (bad input, missing model...)."""
+    """Base class of every error MODS raises on purpose (bad input, missing model...).
+
+    ``status`` is the HTTP status the service answers it with (400 unless a subclass says
+    otherwise).
+    """
+
+    status = 400
 
     def __init__(self, message):
         message = " ".join(str(message).split())  # always one line
@@ -39,6 +45,16 @@ class ModelNotFound(ModsError, LookupError):
 
 class BundleError(ModsError):
     """A file is not a valid MODS model bundle (wrong members, version, corrupt zip)."""
+
+
+class WorkerLost(ModsError):
+    """A worker process died before finishing its task (killed, out of memory, crashed).
+
+    Not the request's fault: the service answers 503, and the same request may be sent
+    again (the worker has been replaced).
+    """
+
+    status = 503
 
 
 def fail(exc_class, message, logger=LOG):

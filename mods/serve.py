@@ -90,7 +90,7 @@ def make_error_middleware():
         try:
             return await handler(request)
         except ModsError as exc:
-            return _json_error(400, exc)
+            return _json_error(getattr(exc, "status", 400), exc)
         except web.HTTPUnprocessableEntity as exc:
             return _json_error(400, _validation_message(exc.text))
         except web.HTTPRequestEntityTooLarge as exc:
@@ -218,85 +218,6 @@ def _upload_files(kwargs):
     return kwargs
 
 
-class TrainingPool:
-    """Processes for trainings: ``n_workers`` slots, each a one-process executor (spawn).
-
-    Unlike DEEPaaS's ``CancellablePool``: a worker that dies (killed, out of memory, crashed)
-    fails its training with an error and is replaced, instead of leaving the training
-    "running" forever and its slot blocked; a cancelled training's process is killed and the
-    task really ends cancelled.
-    """
-
-    def __init__(self, n_workers):
-        self._n_workers = n_workers
-        self._slots = None
-        self._free = []
-        self._busy = set()
-
-    @staticmethod
-    def _new_executor():
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
-        return ProcessPoolExecutor(max_workers=1,
-                                   mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_training_worker_init)
-
-    @staticmethod
-    def _kill(executor):
-        for proc in list((getattr(executor, "_processes", None) or {}).values()):
-            try:
-                proc.kill()
-            except Exception:  # pragma: no cover
-                pass
-        executor.shutdown(wait=False, cancel_futures=True)
-
-    async def apply(self, fn):
-        import datetime
-        from concurrent.futures.process import BrokenProcessPool
-
-        from mods import config
-        from mods.errors import ModsError
-
-        if self._slots is None:
-            self._slots = asyncio.Semaphore(self._n_workers)
-        async with self._slots:
-            executor = self._free.pop() if self._free else self._new_executor()
-            self._busy.add(executor)
-            healthy = False
-            limit = config.max_train_seconds() or None  # from its start in a free worker
-            try:
-                output = await asyncio.wait_for(asyncio.wrap_future(executor.submit(fn)),
-                                                limit)
-                healthy = True
-            except BrokenProcessPool:
-                raise ModsError("the training process ended before finishing (killed, out "
-                                "of memory or crashed); see the server log") from None
-            except asyncio.TimeoutError:  # its process is killed below
-                raise ModsError("training stopped: still running after the time limit of "
-                                "%g s (MODS_MAX_TRAIN_SECONDS, --max-train-seconds)"
-                                % limit) from None
-            except asyncio.CancelledError:
-                raise
-            except BaseException:
-                healthy = True  # the training raised: its process is fine
-                raise
-            finally:
-                self._busy.discard(executor)
-                if healthy:
-                    self._free.append(executor)
-                else:
-                    self._kill(executor)
-        return {"output": output,
-                "finish_date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M:%S.%f")}
-
-    def shutdown(self):
-        for executor in list(self._busy) + self._free:
-            self._kill(executor)
-        self._busy.clear()
-        self._free.clear()
-
-
 def _end_record(run_id, status, message):
     """Mark a training's record ended when its process could not (killed, cancelled)."""
     from mods import runs
@@ -305,32 +226,6 @@ def _end_record(run_id, status, message):
     if record and record.get("status") == "running":
         record.update(status=status, message=message)
         runs.write(run_id, record)
-
-
-def _training_worker_init():
-    """Make a training process yield to predictions: ``nice`` it and cap its TF threads.
-
-    ``MODS_TRAIN_NICE`` (default 10, 0 to keep the launcher's priority) and
-    ``MODS_TRAIN_THREADS`` (TensorFlow intra-op threads, default 1; 0 lets TF use every
-    core) set how much CPU a training takes from the prediction workers.
-    """
-    nice = os.environ.get("MODS_TRAIN_NICE", "10")
-    threads = os.environ.get("MODS_TRAIN_THREADS", "1")
-    try:
-        if int(nice) > 0:
-            os.nice(int(nice))
-    except (ValueError, OSError):  # pragma: no cover
-        LOG.warning("cannot nice the training process (MODS_TRAIN_NICE=%r)", nice)
-    try:
-        if int(threads) > 0:
-            os.environ.setdefault("TF_NUM_INTRAOP_THREADS", str(int(threads)))
-            os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
-            import tensorflow as tf
-
-            tf.config.threading.set_intra_op_parallelism_threads(int(threads))
-            tf.config.threading.set_inter_op_parallelism_threads(1)
-    except (ValueError, RuntimeError):  # pragma: no cover
-        LOG.warning("cannot limit the training threads (MODS_TRAIN_THREADS=%r)", threads)
 
 
 def _queued_record(run_id, kwargs):
@@ -433,6 +328,8 @@ def make_records_middleware(train_handler, previous=()):
 def _separate_training_pool(wrapper, n_workers):
     """Give ``wrapper``'s trainings their own processes (predictions keep theirs)."""
     from deepaas.model.v2.wrapper import UploadedFile
+
+    from mods.pools import TrainingPool
 
     pool = TrainingPool(n_workers)
 
@@ -570,11 +467,34 @@ def _subapps(app):
             yield resource._app
 
 
+def _pipelined_predictions():
+    """DEEPaaS's models get a :class:`mods.pools.PredictionPool` instead of its pool.
+
+    ``MODS_PREDICT_QUEUE`` (default 2) sets how many tasks a prediction worker is given at
+    a time; 1 hands out a task only to an idle worker, as DEEPaaS does.
+    """
+    from deepaas.model.v2 import wrapper
+
+    from mods.pools import PredictionPool
+
+    try:
+        depth = int(os.environ.get("MODS_PREDICT_QUEUE", "2"))
+    except ValueError:
+        depth = 2
+        LOG.warning("MODS_PREDICT_QUEUE is not an integer: using 2")
+
+    def init_executor(self):
+        return PredictionPool(self._workers, depth=depth)
+
+    wrapper.ModelWrapper._init_executor = init_executor
+
+
 async def build_app(conf):
     """The DEEPaaS app with MODS's routes, middlewares and training pool."""
     from deepaas import api, model
 
     previous = _recover()
+    _pipelined_predictions()
     app = await api.get_app(enable_doc=conf.doc_endpoint, enable_train=conf.train_endpoint,
                             enable_predict=conf.predict_endpoint, base_path=conf.base_path)
     app.middlewares.append(make_error_middleware())

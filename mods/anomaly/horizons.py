@@ -107,7 +107,7 @@ def _window_keys(x, base):
 
 
 def horizon_forecasts(values, horizons, transform, infer, sequence_len, steps_ahead=1,
-                      rows=None, iterate=None, memo=None):
+                      rows=None, iterate=None, memo=None, outputs=None):
     """Forecasts of every row made ``h`` rows earlier, for each ``h`` of ``horizons``.
 
     Parameters
@@ -134,6 +134,9 @@ def horizon_forecasts(values, horizons, transform, infer, sequence_len, steps_ah
         Forecasts of the horizons longer than ``steps_ahead`` already made by this model
         with these ``horizons``: origins found there are not iterated again; the others are
         added (not when there are more origins than the memo holds).
+    outputs : ndarray, shape (n - first origin, steps_ahead, f), optional
+        ``infer``'s outputs for every origin of ``values`` (first one first), when the caller
+        already has them (the forecasts of the prediction itself): not computed again.
 
     Returns
     -------
@@ -162,7 +165,10 @@ def horizon_forecasts(values, horizons, transform, infer, sequence_len, steps_ah
         return out
     series = transform.forward(values)
     x = np.ascontiguousarray(W.origin_windows(series, origins, sequence_len, transform.offset))
-    y = np.asarray(infer(x), dtype=np.float32)
+    if outputs is not None:
+        y = np.asarray(outputs, dtype=np.float32)[origins - first]
+    else:
+        y = np.asarray(infer(x), dtype=np.float32)
     k = y.shape[1]
     direct = transform.inverse(values, origins, y)  # (m, k, f) original units
 

@@ -318,13 +318,19 @@ class Forecaster:
             memos[key] = HorizonMemo(size)
         return memos[key]
 
-    def forecast_origins(self, values, origins):
-        """Forecasts ``(m, k, f)`` in original units from rows ``origins`` of ``values``."""
+    def forecast_origins(self, values, origins, model_space=False):
+        """Forecasts ``(m, k, f)`` in original units from rows ``origins`` of ``values``.
+
+        With ``model_space`` also the model's outputs before the inverse transform:
+        ``(forecasts, outputs)``.
+        """
         values = np.asarray(values, dtype=np.float64)
         origins = np.asarray(origins, dtype=np.int64)
         series = self.transform.forward(values)
         x = W.origin_windows(series, origins, self.sequence_len, self.transform.offset)
-        return self.transform.inverse(values, origins, self._infer(np.ascontiguousarray(x)))
+        outputs = self._infer(np.ascontiguousarray(x))
+        forecasts = self.transform.inverse(values, origins, outputs)
+        return (forecasts, outputs) if model_space else forecasts
 
     def all_origins(self, n):
         """Every row of an ``n``-row series from which a forecast can be made."""
@@ -358,7 +364,7 @@ class Forecaster:
                        "steps_ahead %d)" % (dataset.source, n, self.min_rows(),
                                             self.sequence_len, self.steps_ahead))
         origins = self.all_origins(n)
-        forecasts = self.forecast_origins(values, origins)
+        forecasts, outputs = self.forecast_origins(values, origins, model_space=True)
         pred = Prediction(origins=origins, forecasts=forecasts)
         if len(origins) and origins[0] < n - 1:
             pred.evaluation = metrics.evaluate_forecasts(
@@ -368,21 +374,25 @@ class Forecaster:
         pred.step1 = step1
         if detect and self.detector is not None:
             extra = _horizon_forecasts(self, values, self.detector.horizons,
-                                       memo=self._horizon_memo(self.detector.horizons))
+                                       memo=self._horizon_memo(self.detector.horizons),
+                                       outputs=outputs)
             pred.detection = self.detector.detect(
                 values, step1, times=dataset.time, columns=self.columns,
                 config_overrides=detector_overrides, extra=extra)
         return pred
 
 
-def _horizon_forecasts(fc, values, horizons, memo=None):
-    """``{h: (n, f)}`` forecasts of every row made ``h`` rows earlier (anomaly detection)."""
+def _horizon_forecasts(fc, values, horizons, memo=None, outputs=None):
+    """``{h: (n, f)}`` forecasts of every row made ``h`` rows earlier (anomaly detection).
+
+    ``outputs``: the model's outputs for every origin, when already computed.
+    """
     if not horizons:
         return {}
     from mods.anomaly.horizons import horizon_forecasts
 
     return horizon_forecasts(values, horizons, fc.transform, fc._infer, fc.sequence_len,
-                             fc.steps_ahead, iterate=fc._iterate, memo=memo)
+                             fc.steps_ahead, iterate=fc._iterate, memo=memo, outputs=outputs)
 
 
 def _iso(ts):

@@ -132,6 +132,30 @@ def test_horizon_memo_reuses_windows_and_stays_bounded():
     assert len(small) == 50
 
 
+def test_horizon_forecasts_take_the_outputs_the_caller_already_has():
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=(150, 2)).cumsum(axis=0)
+    transform = Transform(model_delta=True, scaler=make_scaler("minmax")).fit(x)
+    calls = []
+
+    def infer(w):
+        calls.append(len(w))
+        return np.tanh(w[:, -2:].mean(axis=1, keepdims=True)).astype(np.float32)
+
+    fresh = horizon_forecasts(x, [4, 9], transform, infer, sequence_len=5)
+    from mods.dataset import windows as W
+
+    first = W.first_origin(5, transform.offset)
+    series = transform.forward(x)
+    every = infer(np.ascontiguousarray(
+        W.origin_windows(series, np.arange(first, len(x)), 5, transform.offset)))
+    calls.clear()
+    reused = horizon_forecasts(x, [4, 9], transform, infer, sequence_len=5, outputs=every)
+    assert calls == [len(x) - first - 4] * 8  # only the recursion's steps: no first call
+    for h in (4, 9):
+        np.testing.assert_array_equal(fresh[h], reused[h])
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_window_keys_are_the_bytes_of_each_window_and_its_last_row(dtype):
     from mods.anomaly.horizons import _window_keys

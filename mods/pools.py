@@ -1,0 +1,190 @@
+"""Worker processes of ``mods-serve``: one pool for predictions, one for trainings.
+
+Both are made of one-process ``concurrent.futures`` executors (spawn start), so that a
+worker that dies (killed, out of memory, crashed) fails only its own tasks, with a message,
+and is replaced.
+"""
+
+import asyncio
+import datetime
+import logging
+import os
+
+LOG = logging.getLogger("mods.serve")
+
+
+def _finish_date():
+    return datetime.datetime.now().strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def _new_executor(initializer=None):
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=initializer)
+
+
+def _kill(executor):
+    """Kill ``executor``'s process at once and drop its queued tasks."""
+    for proc in list((getattr(executor, "_processes", None) or {}).values()):
+        try:
+            proc.kill()
+        except Exception:  # pragma: no cover
+            pass
+    executor.shutdown(wait=False, cancel_futures=True)
+
+
+class PredictionPool:
+    """Processes for predictions, in place of DEEPaaS's ``CancellablePool`` (same ``apply``).
+
+    ``n_workers`` one-process executors, each given up to ``depth`` tasks at a time: the
+    next task already waits in a worker's queue when it finishes one.  DEEPaaS hands a
+    task to a worker only once the launcher has received the previous result, a round trip
+    through the launcher's event loop and threads that left the workers idle 40 % of the
+    time with 20 clients (``bench/bench_load.py``).  A task goes to the worker with the
+    fewest tasks.
+
+    A cancelled task that has not started is dropped; one that runs ends in its worker
+    (predictions are bounded by the row and size limits) and its result is dropped.  A
+    worker that dies fails its tasks with a :class:`mods.errors.WorkerLost` (HTTP 503) and is
+    replaced.
+
+    Parameters
+    ----------
+    n_workers : int
+        Worker processes (``--workers``).
+    depth : int
+        Tasks given to one worker at a time (1: DEEPaaS's behaviour).
+    """
+
+    def __init__(self, n_workers, depth=2):
+        self._n = max(1, int(n_workers))
+        self._depth = max(1, int(depth))
+        self._executors = [None] * self._n
+        self._load = [0] * self._n
+        self._change = None
+
+    async def apply(self, fn):
+        """Run ``fn()`` in a worker; ``{"output": result, "finish_date": str}``."""
+        from concurrent.futures.process import BrokenProcessPool
+
+        from mods.errors import WorkerLost
+
+        if self._change is None:
+            self._change = asyncio.Event()
+        while min(self._load) >= self._depth:
+            self._change.clear()
+            await self._change.wait()
+        slot = min(range(self._n), key=self._load.__getitem__)
+        executor = self._executors[slot]
+        if executor is None:
+            executor = self._executors[slot] = _new_executor()
+        self._load[slot] += 1
+        try:
+            output = await asyncio.wrap_future(executor.submit(fn))
+        except BrokenProcessPool:
+            if self._executors[slot] is executor:
+                _kill(executor)
+                self._executors[slot] = None
+            LOG.error("a prediction worker ended before finishing its task")
+            raise WorkerLost("the prediction process ended before finishing (killed, out of "
+                             "memory or crashed); see the server log and try again") from None
+        finally:
+            self._load[slot] -= 1
+            self._change.set()
+        return {"output": output, "finish_date": _finish_date()}
+
+    def shutdown(self):
+        """Kill every worker."""
+        for executor in self._executors:
+            if executor is not None:
+                _kill(executor)
+        self._executors = [None] * self._n
+
+
+class TrainingPool:
+    """Processes for trainings: ``n_workers`` slots, each a one-process executor (spawn).
+
+    Unlike DEEPaaS's ``CancellablePool``: a worker that dies (killed, out of memory, crashed)
+    fails its training with an error and is replaced, instead of leaving the training
+    "running" forever and its slot blocked; a cancelled training's process is killed and the
+    task really ends cancelled.
+    """
+
+    def __init__(self, n_workers):
+        self._n_workers = n_workers
+        self._slots = None
+        self._free = []
+        self._busy = set()
+
+    async def apply(self, fn):
+        """Run ``fn()`` in a free worker; ``{"output": result, "finish_date": str}``."""
+        from concurrent.futures.process import BrokenProcessPool
+
+        from mods import config
+        from mods.errors import ModsError
+
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self._n_workers)
+        async with self._slots:
+            executor = self._free.pop() if self._free else _new_executor(training_worker_init)
+            self._busy.add(executor)
+            healthy = False
+            limit = config.max_train_seconds() or None  # from its start in a free worker
+            try:
+                output = await asyncio.wait_for(asyncio.wrap_future(executor.submit(fn)),
+                                                limit)
+                healthy = True
+            except BrokenProcessPool:
+                raise ModsError("the training process ended before finishing (killed, out "
+                                "of memory or crashed); see the server log") from None
+            except asyncio.TimeoutError:  # its process is killed below
+                raise ModsError("training stopped: still running after the time limit of "
+                                "%g s (MODS_MAX_TRAIN_SECONDS, --max-train-seconds)"
+                                % limit) from None
+            except asyncio.CancelledError:
+                raise
+            except BaseException:
+                healthy = True  # the training raised: its process is fine
+                raise
+            finally:
+                self._busy.discard(executor)
+                if healthy:
+                    self._free.append(executor)
+                else:
+                    _kill(executor)
+        return {"output": output, "finish_date": _finish_date()}
+
+    def shutdown(self):
+        """Kill every worker."""
+        for executor in list(self._busy) + self._free:
+            _kill(executor)
+        self._busy.clear()
+        self._free.clear()
+
+
+def training_worker_init():
+    """Make a training process yield to predictions: ``nice`` it and cap its TF threads.
+
+    ``MODS_TRAIN_NICE`` (default 10, 0 to keep the launcher's priority) and
+    ``MODS_TRAIN_THREADS`` (TensorFlow intra-op threads, default 1; 0 lets TF use every
+    core) set how much CPU a training takes from the prediction workers.
+    """
+    nice = os.environ.get("MODS_TRAIN_NICE", "10")
+    threads = os.environ.get("MODS_TRAIN_THREADS", "1")
+    try:
+        if int(nice) > 0:
+            os.nice(int(nice))
+    except (ValueError, OSError):  # pragma: no cover
+        LOG.warning("cannot nice the training process (MODS_TRAIN_NICE=%r)", nice)
+    try:
+        if int(threads) > 0:
+            os.environ.setdefault("TF_NUM_INTRAOP_THREADS", str(int(threads)))
+            os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
+            import tensorflow as tf
+
+            tf.config.threading.set_intra_op_parallelism_threads(int(threads))
+            tf.config.threading.set_inter_op_parallelism_threads(1)
+    except (ValueError, RuntimeError):  # pragma: no cover
+        LOG.warning("cannot limit the training threads (MODS_TRAIN_THREADS=%r)", threads)
