@@ -35,6 +35,12 @@ def _kill(executor):
     executor.shutdown(wait=False, cancel_futures=True)
 
 
+def _alive(executor):
+    """False when a process of ``executor`` has ended (before the executor noticed)."""
+    procs = list((getattr(executor, "_processes", None) or {}).values())
+    return all(proc.is_alive() for proc in procs)
+
+
 class PredictionPool:
     """Processes for predictions, in place of DEEPaaS's ``CancellablePool`` (same ``apply``).
 
@@ -77,12 +83,20 @@ class PredictionPool:
             self._change.clear()
             await self._change.wait()
         slot = min(range(self._n), key=self._load.__getitem__)
-        executor = self._executors[slot]
-        if executor is None:
-            executor = self._executors[slot] = _new_executor()
         self._load[slot] += 1
+        executor = self._executor(slot)
         try:
-            output = await asyncio.wrap_future(executor.submit(fn))
+            try:
+                if not _alive(executor):
+                    raise BrokenProcessPool("dead worker")
+                future = executor.submit(fn)
+            except BrokenProcessPool:  # it died while idle: this task has not started
+                LOG.warning("a prediction worker had died while idle: replaced")
+                _kill(executor)
+                self._executors[slot] = None
+                executor = self._executor(slot)
+                future = executor.submit(fn)
+            output = await asyncio.wrap_future(future)
         except BrokenProcessPool:
             if self._executors[slot] is executor:
                 _kill(executor)
@@ -94,6 +108,11 @@ class PredictionPool:
             self._load[slot] -= 1
             self._change.set()
         return {"output": output, "finish_date": _finish_date()}
+
+    def _executor(self, slot):
+        if self._executors[slot] is None:
+            self._executors[slot] = _new_executor()
+        return self._executors[slot]
 
     def shutdown(self):
         """Kill every worker."""

@@ -185,3 +185,62 @@ def test_restart_reports_interrupted_trainings_and_keeps_bundles_complete(tmp_pa
         assert resp.status_code == 200, resp.text[:300]
         print("restart test: leftovers after the kill during save: %s; bundles after "
               "restart: %s; victim: %s" % (leftovers, names, doc["status"]))
+
+
+def _children(pid):
+    """Process ids whose parent is ``pid`` (from /proc) and their command lines."""
+    out = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % entry) as fh:
+                ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
+            if ppid == pid:
+                with open("/proc/%s/cmdline" % entry, "rb") as fh:
+                    out[int(entry)] = fh.read().replace(b"\0", b" ").decode()
+        except (OSError, ValueError, IndexError):
+            continue
+    return out
+
+
+def test_a_killed_prediction_worker_is_replaced_and_no_request_hangs(tmp_path):
+    import threading
+
+    def predict(srv, name="small.tsv"):
+        return requests.post(srv.url + "/models/mods/predict",
+                             files={"data": ("x.tsv", (tmp_path / name).read_bytes())},
+                             timeout=HTTP_TIMEOUT)
+
+    def worker(srv):
+        found = [p for p, cmd in _children(srv.proc.pid).items()
+                 if "spawn_main" in cmd and "resource_tracker" not in cmd]
+        assert len(found) == 1, _children(srv.proc.pid)  # --workers 1, no training yet
+        return found[0]
+
+    write_table(generate(n_rows=400, seed=13), tmp_path / "small.tsv")
+    write_table(generate(n_rows=200000, seed=14), tmp_path / "large.tsv")  # ~8 s to predict
+    (tmp_path / "srv").mkdir()
+    with serve(tmp_path / "srv") as srv:
+        assert predict(srv).status_code == 200
+        first = worker(srv)
+        os.kill(first, signal.SIGKILL)  # while idle
+        time.sleep(1.0)
+        resp = predict(srv)  # the pool sees the dead worker and starts a new one
+        assert resp.status_code == 200, resp.text[:300]
+        second = worker(srv)
+        assert second != first
+        # killed in the middle of a prediction: that request fails with a 503 JSON message,
+        # the next ones are answered
+        answers = []
+        thread = threading.Thread(target=lambda: answers.append(predict(srv, "large.tsv")))
+        thread.start()
+        time.sleep(1.0)
+        os.kill(second, signal.SIGKILL)
+        thread.join(HTTP_TIMEOUT + 5)
+        assert answers and answers[0].status_code == 503, answers[0].text[:300]
+        assert "ended before finishing" in answers[0].json()["message"]
+        for _ in range(2):
+            resp = predict(srv)
+            assert resp.status_code == 200, resp.text[:300]
+        assert worker(srv) not in (first, second)
