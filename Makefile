@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 PORT   ?= 5000
+WORKERS ?= 2
 IMAGE  ?= mods
 STAMP  := $(VENV)/.installed
 TOOLS  ?= .venv-tools
@@ -13,7 +14,7 @@ FUZZ_SEED     ?= 0
 .PHONY: help venv serve test test-fast default-model sample-data docker docker-test bench clean lock lint-docker audit audit-pins fuzz fuzz-ci
 
 help:
-	@echo "make serve          set up, then serve on port $(PORT) with the default model"
+	@echo "make serve          set up, then serve on port $(PORT) with the default model ($(WORKERS) prediction workers)"
 	@echo "make test           set up, then run the test suite"
 	@echo "make default-model  regenerate data/sample-w01h-s10m.tsv and models/default.zip"
 	@echo "make docker         build the Docker image '$(IMAGE)'"
@@ -36,7 +37,7 @@ venv: $(STAMP)
 
 serve: $(STAMP)
 	@test -f models/default.zip || $(MAKE) default-model
-	$(BIN)/mods-serve --listen-ip 0.0.0.0 --listen-port $(PORT) --workers 1 --train-workers 1
+	$(BIN)/mods-serve --listen-ip 0.0.0.0 --listen-port $(PORT) --workers $(WORKERS) --train-workers 1
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
