@@ -186,11 +186,15 @@ class TrainingPool:
 def training_worker_init():
     """Make a training process yield to predictions: ``nice`` it and cap its TF threads.
 
-    ``MODS_TRAIN_NICE`` (default 10, 0 to keep the launcher's priority) and
+    ``MODS_TRAIN_NICE`` (default 19, 0 to keep the launcher's priority) and
     ``MODS_TRAIN_THREADS`` (TensorFlow intra-op threads, default 1; 0 lets TF use every
-    core) set how much CPU a training takes from the prediction workers.
+    core) set how much CPU a training takes from the prediction workers.  At nice 19 Linux
+    gives the training a weight of 15 against 1,024 for each busy prediction process: it
+    runs at full speed on an idle machine and yields almost all the CPU to predictions
+    (at nice 10, weight 110, it still took 14-30 % of a core from 20 clients' predictions,
+    bench/bench_load.py).
     """
-    nice = os.environ.get("MODS_TRAIN_NICE", "10")
+    nice = os.environ.get("MODS_TRAIN_NICE", "19")
     threads = os.environ.get("MODS_TRAIN_THREADS", "1")
     try:
         if int(nice) > 0:
