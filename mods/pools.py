@@ -44,27 +44,31 @@ def _alive(executor):
 class PredictionPool:
     """Processes for predictions, in place of DEEPaaS's ``CancellablePool`` (same ``apply``).
 
-    ``n_workers`` one-process executors, each given up to ``depth`` tasks at a time: the
-    next task already waits in a worker's queue when it finishes one.  DEEPaaS hands a
-    task to a worker only once the launcher has received the previous result, a round trip
-    through the launcher's event loop and threads that left the workers idle 40 % of the
-    time with 20 clients (``bench/bench_load.py``).  A task goes to the worker with the
-    fewest tasks.
+    ``n_workers`` one-process executors; a task goes to the worker with the fewest tasks.
+    A worker that dies (killed, out of memory) fails the tasks it held with
+    :class:`mods.errors.WorkerLost` (HTTP 503) and is replaced; one found dead before it is
+    given a task is replaced first.  DEEPaaS's pool never answers the request whose worker
+    died, nor any later one: the service stops predicting (seen here: both requests timed
+    out after 40 s).
+
+    ``depth`` tasks may be given to one worker at a time.  With 2 the next task already
+    waits in a busy worker's queue, instead of waiting for the launcher to receive the
+    previous result; on 2 cores with 20 clients this gave no gain beyond the run-to-run
+    spread (``bench/bench_load.py``) and lets a small request wait behind a large one, so
+    the default is 1.
 
     A cancelled task that has not started is dropped; one that runs ends in its worker
-    (predictions are bounded by the row and size limits) and its result is dropped.  A
-    worker that dies fails its tasks with a :class:`mods.errors.WorkerLost` (HTTP 503) and is
-    replaced.
+    (predictions are bounded by the row and size limits) and its result is dropped.
 
     Parameters
     ----------
     n_workers : int
         Worker processes (``--workers``).
     depth : int
-        Tasks given to one worker at a time (1: DEEPaaS's behaviour).
+        Tasks given to one worker at a time.
     """
 
-    def __init__(self, n_workers, depth=2):
+    def __init__(self, n_workers, depth=1):
         self._n = max(1, int(n_workers))
         self._depth = max(1, int(depth))
         self._executors = [None] * self._n
