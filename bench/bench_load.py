@@ -16,7 +16,10 @@ scenario.  Ratios ``predict / baseline`` of the medians make runs on a noisy, sh
 comparable.
 
 Figures per scenario: p50/p90/p99 latency (ms), requests/s, failures (status other than 200
-or a body that is not the expected answer, connection errors, timeouts).  The load average
+or a body that is not the expected answer, connection errors, timeouts), and where the CPU
+went (from /proc): cores used by the prediction processes, the launcher, the training, the
+client threads and the machine's steal time, and CPU ms per request of each server role,
+which varies far less from run to run than the latencies.  The load average
 (``os.getloadavg``) at the start and end is recorded too.
 
     .venv/bin/python bench/bench_load.py                   # 60 s per scenario, ~6 min
@@ -228,6 +231,75 @@ def _r(x):
     return None if x is None else round(x, 1)
 
 
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _proc_table():
+    """``{pid: (ppid, nice, cpu_seconds, cmdline)}`` of every process (Linux /proc)."""
+    table = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % entry) as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+            with open("/proc/%s/cmdline" % entry, "rb") as fh:
+                cmd = fh.read().replace(b"\0", b" ").decode(errors="replace")
+        except (OSError, IndexError):
+            continue
+        # fields[0] is the state (stat field 3): utime, stime are fields 14, 15; nice 19
+        table[int(entry)] = (int(fields[1]), int(fields[16]),
+                             (int(fields[11]) + int(fields[12])) / _TICK, cmd)
+    return table
+
+
+def cpu_snapshot(root):
+    """CPU seconds used so far by the launcher ``root`` and its descendants, by role, plus
+    this process (the clients) and the machine's steal time (``None`` off Linux)."""
+    if not os.path.isdir("/proc"):
+        return None
+    table = _proc_table()
+    roles = {"launcher": 0.0, "prediction": 0.0, "training": 0.0, "other": 0.0}
+    tree = {root}
+    for _ in range(4):  # children, grandchildren...
+        tree |= {pid for pid, row in table.items() if row[0] in tree}
+    for pid in tree:
+        if pid not in table:
+            continue
+        _ppid, nice, cpu, cmd = table[pid]
+        if pid == root:
+            roles["launcher"] += cpu
+        elif "spawn_main" not in cmd:
+            roles["other"] += cpu
+        elif nice > 0:  # trainings run reniced (MODS_TRAIN_NICE)
+            roles["training"] += cpu
+        else:
+            roles["prediction"] += cpu
+    roles["clients"] = time.process_time()
+    try:
+        with open("/proc/stat") as fh:
+            cpu_line = fh.readline().split()
+        roles["steal"] = int(cpu_line[8]) / _TICK if len(cpu_line) > 8 else 0.0
+    except (OSError, ValueError):
+        roles["steal"] = 0.0
+    return roles
+
+
+def cpu_usage(before, after, wall, requests):
+    """Cores used per role during a scenario, and CPU ms per request of the server's roles.
+
+    CPU time is far less noisy than latency on a shared machine: it says where the cycles of
+    one prediction go, whatever the neighbours do.
+    """
+    if before is None or after is None or wall <= 0:
+        return None
+    out = {"cores": {k: round((after[k] - before[k]) / wall, 3) for k in after}}
+    if requests:
+        out["ms_per_request"] = {k: round(1000.0 * (after[k] - before[k]) / requests, 1)
+                                 for k in ("launcher", "prediction", "clients")}
+    return out
+
+
 class Training:
     """A long training (LSTM, many epochs, no early stopping) to load the machine."""
 
@@ -320,7 +392,10 @@ def run_bench(args):
                                                 ("predict", predict, args.duration)):
                     row = {"mode": mode, "kind": kind,
                            "loadavg": [round(x, 2) for x in os.getloadavg()]}
+                    before = cpu_snapshot(server.proc.pid)
                     row.update(load(request, clients, duration))
+                    row["cpu"] = cpu_usage(before, cpu_snapshot(server.proc.pid),
+                                           row["duration_s"], row["requests"])
                     if training is not None:
                         row["training_running"] = training.running()
                     result["scenarios"].append(row)
@@ -375,6 +450,15 @@ def _print_row(row):
                              row["p99_ms"] or 0, row["failures"],
                              "" if row.get("training_running", True)
                              else "  (training ended!)"), flush=True)
+    cpu = row.get("cpu")
+    if cpu and row["kind"] == "predict":
+        per = cpu.get("ms_per_request", {})
+        cores = cpu["cores"]
+        print("          cpu ms/request: prediction %.1f, launcher %.1f, clients %.1f | cores: "
+              "prediction %.2f, launcher %.2f, training %.2f, clients %.2f, steal %.2f"
+              % (per.get("prediction", 0), per.get("launcher", 0), per.get("clients", 0),
+                 cores["prediction"], cores["launcher"], cores["training"], cores["clients"],
+                 cores["steal"]), flush=True)
 
 
 def print_table(result):
