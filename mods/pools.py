@@ -58,7 +58,8 @@ class PredictionPool:
     the default is 1.
 
     A cancelled task that has not started is dropped; one that runs ends in its worker
-    (predictions are bounded by the row and size limits) and its result is dropped.
+    (predictions are bounded by the row and size limits), its result is dropped, and the
+    worker counts as busy until then.
 
     Parameters
     ----------
@@ -88,6 +89,13 @@ class PredictionPool:
             await self._change.wait()
         slot = min(range(self._n), key=self._load.__getitem__)
         self._load[slot] += 1
+        loop = asyncio.get_running_loop()
+        future = None
+
+        def release():
+            self._load[slot] -= 1
+            self._change.set()
+
         executor = self._executor(slot)
         try:
             try:
@@ -100,6 +108,8 @@ class PredictionPool:
                 self._executors[slot] = None
                 executor = self._executor(slot)
                 future = executor.submit(fn)
+            # the worker holds the task until it ends, even when the caller gives up first
+            future.add_done_callback(lambda _f: loop.call_soon_threadsafe(release))
             output = await asyncio.wrap_future(future)
         except BrokenProcessPool:
             if self._executors[slot] is executor:
@@ -109,8 +119,8 @@ class PredictionPool:
             raise WorkerLost("the prediction process ended before finishing (killed, out of "
                              "memory or crashed); see the server log and try again") from None
         finally:
-            self._load[slot] -= 1
-            self._change.set()
+            if future is None:  # never handed to a worker
+                release()
         return {"output": output, "finish_date": _finish_date()}
 
     def _executor(self, slot):

@@ -81,6 +81,7 @@ def test_a_cancelled_task_frees_its_place_and_the_pool_goes_on():
         waiting.cancel()  # still in the launcher: never runs
         slow.cancel()  # running: ends in its worker, its result is dropped
         await asyncio.gather(slow, waiting, return_exceptions=True)
+        assert pool._load == [1]  # the worker is still busy with the cancelled task
         return await asyncio.wait_for(pool.apply(functools.partial(pid_after, 0)), 30)
 
     try:
