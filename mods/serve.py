@@ -116,6 +116,36 @@ def make_error_middleware():
     return errors
 
 
+def make_accept_middleware():
+    """``predict``'s ``Accept`` header negotiated (:mod:`mods.accept`) before the handlers.
+
+    Real clients send lists (``application/json, text/plain, */*``) where DEEPaaS's argument
+    expects one type: the header is replaced by the type chosen, and a request that accepts
+    none of the service's types gets 406 with a JSON message.
+    """
+    from aiohttp import web
+    from multidict import CIMultiDict
+
+    from mods.accept import OFFERED, negotiate
+
+    @web.middleware
+    async def accept(request, handler):
+        if request.method == "POST" and request.path.rstrip("/").endswith("/predict"):
+            header = request.headers.get("Accept")
+            chosen = negotiate(header)
+            if chosen is None:
+                return _json_error(406, "not acceptable: the Accept header (%s) allows none "
+                                   "of %s" % (" ".join(str(header).split())[:200],
+                                              ", ".join(OFFERED)))
+            if header is not None and header != chosen:
+                headers = CIMultiDict(request.headers)
+                headers["Accept"] = chosen
+                request = request.clone(headers=headers)
+        return await handler(request)
+
+    return accept
+
+
 def make_progress_middleware():
     """Add the training record (epochs so far, losses) to DEEPaaS's training status."""
     from aiohttp import web
@@ -500,6 +530,7 @@ async def build_app(conf):
     app = await api.get_app(enable_doc=conf.doc_endpoint, enable_train=conf.train_endpoint,
                             enable_predict=conf.predict_endpoint, base_path=conf.base_path)
     app.middlewares.append(make_error_middleware())
+    app.middlewares.append(make_accept_middleware())
     app.middlewares.append(make_progress_middleware())
     for name, wrapper in model.V2_MODELS.items():
         if name == MODEL:

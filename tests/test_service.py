@@ -457,7 +457,6 @@ BAD_REQUESTS = [
          contains=["broken.zip", "not a MODS model bundle"]),
     dict(id="zip-not-bundle", setup=_write_zip_not_bundle, params={"model_name": "notabundle"},
          contains=["notabundle.zip", "missing model.keras"]),
-    dict(id="bad-accept", headers={"accept": "text/html"}, contains=["accept"]),
     dict(id="bad-detector-method", params={"detector_method": "magic"},
          contains=["detector_method"]),
     # trainings: refused before starting (a data_file is given, so a missed check would
@@ -496,6 +495,21 @@ def test_bad_request_is_400_json(server, case):
     assert_json_error(resp, 400, case["contains"])
 
 
+@pytest.mark.parametrize("path", [PREDICT, "/v2/models/mods/predict/"])
+def test_accept_is_negotiated_and_an_unacceptable_one_is_406(server, path):
+    for header in ("text/html", "application/xml, text/html;q=0.9", "*/*;q=0"):
+        resp = post_predict(server, path=path, headers={"accept": header})
+        assert_json_error(resp, 406, ["not acceptable", "application/json", header[:9]])
+    axios = post_predict(server, path=path,
+                         headers={"accept": "application/json, text/plain, */*"})
+    assert axios.status_code == 200 and axios.json()["status"] == "ok", axios.text[:300]
+    browser = post_predict(server, path=path, headers={
+        "accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"})
+    assert browser.status_code == 200 and browser.json()["status"] == "ok"
+    tsv = post_predict(server, path=path, headers={"accept": "text/*"})
+    assert tsv.status_code == 200 and tsv.headers["Content-Type"].startswith(TSV)
+
+
 def test_broken_bundle_does_not_hide_the_others(server):
     _write_broken_zip(server)
     meta = requests.get(server.url + "/v2/models/mods/", timeout=HTTP_TIMEOUT)
@@ -521,7 +535,7 @@ def test_uploaded_temp_files_are_removed(server, tiny_model):
         assert resp.status_code == 200, resp.text[:300]
     for kwargs in bad:
         resp = post_predict(server, **kwargs)
-        assert resp.status_code == 400, resp.text[:300]
+        assert resp.status_code in (400, 406), resp.text[:300]
     # the trainings so far (good and failed, with uploads) are over: theirs are gone too
     deadline = time.monotonic() + 5
     while upload_leftovers(server.tmpdir) and time.monotonic() < deadline:
