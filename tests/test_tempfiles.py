@@ -51,7 +51,7 @@ CASES = [
     (4, "bad-columns", "POST", PREDICT, {"columns": "nope"}, GOOD, {}, 400),
     (4, "bad-model", "POST", PREDICT, {"model_name": "nosuch"}, GOOD, {}, 400),
     (3, "bad-name", "POST", PREDICT, {"model_name": "../x"}, GOOD, {}, 400),
-    (3, "bad-accept", "POST", PREDICT, {}, GOOD, {"accept": "text/html"}, 400),
+    (3, "bad-accept", "POST", PREDICT, {}, GOOD, {"accept": "text/html"}, 406),
     (2, "no-file", "POST", PREDICT, {}, None, {}, 400),
     (4, "abandoned", "POST", PREDICT, {}, GOOD, {}, None),  # client gives up at once
 ]
