@@ -137,10 +137,13 @@ def make_accept_middleware():
                 return _json_error(406, "not acceptable: the Accept header (%s) allows none "
                                    "of %s" % (" ".join(str(header).split())[:200],
                                               ", ".join(OFFERED)))
-            if header is not None and header != chosen:
+            if header is not None and header.strip() not in OFFERED + ("*/*",):
                 headers = CIMultiDict(request.headers)
                 headers["Accept"] = chosen
-                request = request.clone(headers=headers)
+                try:
+                    request = request.clone(headers=headers)
+                except (UnicodeError, ValueError):  # undecodable header bytes: as sent
+                    LOG.debug("Accept not rewritten: a header cannot be re-encoded")
         return await handler(request)
 
     return accept
