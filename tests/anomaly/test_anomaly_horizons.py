@@ -90,6 +90,17 @@ def test_horizon_forecasts_do_not_depend_on_the_chunk_of_origins(monkeypatch, mo
         np.testing.assert_array_equal(whole[h], chunked[h])
 
 
+def counting_model():
+    """A toy one-step model ``infer(windows)`` and the list of its call sizes."""
+    calls = []
+
+    def infer(w):
+        calls.append(len(w))
+        return np.tanh(w[:, -2:].mean(axis=1, keepdims=True)).astype(np.float32)
+
+    return infer, calls
+
+
 def test_horizon_memo_reuses_windows_and_stays_bounded():
     from mods.anomaly.horizons import HorizonMemo
 
@@ -97,11 +108,7 @@ def test_horizon_memo_reuses_windows_and_stays_bounded():
     z = rng.normal(size=(230, 2)).cumsum(axis=0)
     x = z[:200]
     transform = Transform(model_delta=True, scaler=make_scaler("minmax")).fit(x)
-    calls = []
-
-    def infer(w):
-        calls.append(len(w))
-        return np.tanh(w[:, -2:].mean(axis=1, keepdims=True)).astype(np.float32)
+    infer, calls = counting_model()
 
     fresh = horizon_forecasts(x, [6, 20], transform, infer, sequence_len=5)
     memo = HorizonMemo(1000)
@@ -136,11 +143,7 @@ def test_horizon_forecasts_take_the_outputs_the_caller_already_has():
     rng = np.random.default_rng(6)
     x = rng.normal(size=(150, 2)).cumsum(axis=0)
     transform = Transform(model_delta=True, scaler=make_scaler("minmax")).fit(x)
-    calls = []
-
-    def infer(w):
-        calls.append(len(w))
-        return np.tanh(w[:, -2:].mean(axis=1, keepdims=True)).astype(np.float32)
+    infer, calls = counting_model()
 
     fresh = horizon_forecasts(x, [4, 9], transform, infer, sequence_len=5)
     from mods.dataset import windows as W
