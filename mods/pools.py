@@ -6,6 +6,7 @@ and is replaced.
 """
 
 import asyncio
+import collections
 import datetime
 import logging
 import os
@@ -74,27 +75,60 @@ class PredictionPool:
         self._depth = max(1, int(depth))
         self._executors = [None] * self._n
         self._load = [0] * self._n
-        self._change = None
+        self._waiters = collections.deque()
+
+    def _take(self):
+        """Count a task on the least loaded worker; its slot."""
+        slot = min(range(self._n), key=self._load.__getitem__)
+        self._load[slot] += 1
+        return slot
+
+    async def _acquire(self):
+        """A worker slot for a task, in the order the tasks came (first come, first served)."""
+        if not self._waiters and min(self._load) < self._depth:
+            return self._take()
+        turn = asyncio.get_running_loop().create_future()
+        self._waiters.append(turn)
+        try:
+            return await turn
+        except asyncio.CancelledError:
+            if turn.done() and not turn.cancelled():  # given a slot just before: pass it on
+                self._release(turn.result())
+            else:
+                try:
+                    self._waiters.remove(turn)
+                except ValueError:  # pragma: no cover
+                    pass
+            raise
+
+    def _release(self, slot):
+        """A task of ``slot`` ended: hand the free places to the oldest waiting tasks."""
+        self._load[slot] -= 1
+        while self._waiters and min(self._load) < self._depth:
+            turn = self._waiters.popleft()
+            if not turn.done():  # (a cancelled waiter is skipped)
+                turn.set_result(self._take())
 
     async def apply(self, fn):
-        """Run ``fn()`` in a worker; ``{"output": result, "finish_date": str}``."""
+        """Run ``fn()`` in a worker; ``{"output": result, "finish_date": str}``.
+
+        Tasks wait for a free worker in arrival order: with 20 clients on 2 workers, a
+        wake-everyone event let later arrivals overtake tasks woken and re-queued, which
+        lengthened the latency tail.
+        """
         from concurrent.futures.process import BrokenProcessPool
 
         from mods.errors import WorkerLost
 
-        if self._change is None:
-            self._change = asyncio.Event()
-        while min(self._load) >= self._depth:
-            self._change.clear()
-            await self._change.wait()
-        slot = min(range(self._n), key=self._load.__getitem__)
-        self._load[slot] += 1
+        slot = await self._acquire()
         loop = asyncio.get_running_loop()
         future = None
+        released = []
 
         def release():
-            self._load[slot] -= 1
-            self._change.set()
+            if not released:
+                released.append(True)
+                self._release(slot)
 
         executor = self._executor(slot)
         try:

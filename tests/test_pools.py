@@ -89,3 +89,50 @@ def test_a_cancelled_task_frees_its_place_and_the_pool_goes_on():
     finally:
         pool.shutdown()
     assert out["output"][0] > 0 and pool._load == [0]
+
+
+def test_waiting_tasks_get_a_worker_first_come_first_served():
+    """A task arriving just as a worker frees up queues behind the tasks already waiting
+    (before, a wake-everyone event let it overtake them: a longer latency tail)."""
+    pool = PredictionPool(1, depth=1)
+
+    async def main():
+        first = await pool._acquire()  # the only worker is busy
+        b = asyncio.ensure_future(pool._acquire())
+        c = asyncio.ensure_future(pool._acquire())
+        await asyncio.sleep(0)
+        pool._release(first)  # frees the place: it goes to b at once
+        e = asyncio.ensure_future(pool._acquire())  # arrives before b has resumed
+        await asyncio.sleep(0)
+        assert b.done() and not c.done() and not e.done()
+        pool._release(b.result())
+        await asyncio.sleep(0)
+        assert c.done() and not e.done()
+        pool._release(c.result())
+        await asyncio.sleep(0)
+        assert e.done()
+        pool._release(e.result())
+
+    run(main())
+    assert pool._load == [0] and not pool._waiters
+
+
+def test_a_waiting_task_cancelled_before_or_after_its_turn_passes_the_place_on():
+    pool = PredictionPool(1, depth=1)
+
+    async def main():
+        first = await pool._acquire()
+        gone = asyncio.ensure_future(pool._acquire())
+        given = asyncio.ensure_future(pool._acquire())
+        last = asyncio.ensure_future(pool._acquire())
+        await asyncio.sleep(0)
+        gone.cancel()  # cancelled while waiting: skipped
+        await asyncio.sleep(0)
+        pool._release(first)  # the place goes to ``given``...
+        given.cancel()  # ...which is cancelled before it resumes: passed on to ``last``
+        await asyncio.gather(gone, given, return_exceptions=True)
+        assert await asyncio.wait_for(last, 5) == 0
+        pool._release(0)
+
+    run(main())
+    assert pool._load == [0] and not pool._waiters
