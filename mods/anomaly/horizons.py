@@ -74,10 +74,14 @@ class HorizonMemo:
         return len(self._items)
 
     def get_many(self, keys):
-        """The stored value (bytes) of each key, ``None`` where there is none."""
+        """The stored value (bytes) of each key, ``b""`` where there is none.
+
+        (Empty bytes rather than ``None``: the caller finds the hits by length and joins the
+        values as they are, with no Python loop over the keys.)
+        """
         with self._lock:
-            found = list(map(self._items.get, keys))
-        hits = sum(v is not None for v in found)
+            found = list(map(self._items.get, keys, itertools.repeat(b"")))
+        hits = len(found) - found.count(b"")
         self.hits += hits
         self.misses += len(found) - hits
         return found
@@ -198,10 +202,9 @@ def horizon_forecasts(values, horizons, transform, infer, sequence_len, steps_ah
     if memo is not None and 0 < origins.size <= memo.max_entries:
         keys = _window_keys(x, values[origins])
         found = memo.get_many(keys)
-        hit = np.fromiter((v is not None for v in found), dtype=bool, count=len(found))
+        hit = np.fromiter(map(len, found), dtype=np.int64, count=len(found)) > 0
         if hit.any():
-            got = np.frombuffer(b"".join(v for v in found if v is not None),
-                                dtype=np.float64).reshape(-1, len(longer), f)
+            got = np.frombuffer(b"".join(found), dtype=np.float64).reshape(-1, len(longer), f)
             for j, h in enumerate(longer):
                 place(h, got[:, j], origins[hit])
             todo = np.flatnonzero(~hit)
