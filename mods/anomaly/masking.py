@@ -21,6 +21,8 @@ The batch detector (:meth:`mods.anomaly.detector.Detector.detect`) and the strea
 (:mod:`mods.stream.scorer`) both call :func:`final_flags`, so they agree row for row.
 """
 
+import bisect
+
 import numpy as np
 
 
@@ -75,14 +77,28 @@ def final_flags(steps, horizons, warning, context, history=None):
     maybe = ~sure & np.logical_or.reduce(others) if others else np.zeros(n, dtype=bool)
     flags = np.concatenate([prev, sure])  # all rows, history first; updated in place
     context = max(int(context), 1)
-    for t in np.flatnonzero(maybe):
-        for above, h in zip(others, horizons[1:]):
+    # The rows read for row t all lie before it, where the flags are final: the rows flagged
+    # from the start (sorted) and the undecided ones flagged so far (in order): a window
+    # holds a flag when the first flagged row at or after its start lies before its end.
+    fixed = np.flatnonzero(flags).tolist()
+    added = []
+    lags = [int(h) for h in horizons[1:]]
+    for t in np.flatnonzero(maybe).tolist():
+        for above, h in zip(others, lags):
             if not above[t]:
                 continue
-            end = p + t - int(h) + 1  # one past the forecast's origin row, in ``flags``
-            if end <= 0 or not flags[max(end - context, 0):end].any():
-                flags[p + t] = True
-                break
+            end = p + t - h + 1  # one past the forecast's origin row, in ``flags``
+            start = max(end - context, 0)
+            if end > 0:
+                i = bisect.bisect_left(fixed, start)
+                if i < len(fixed) and fixed[i] < end:
+                    continue
+                i = bisect.bisect_left(added, start)
+                if i < len(added) and added[i] < end:
+                    continue
+            flags[p + t] = True
+            added.append(p + t)
+            break
     tainted = recent(flags, context)
     masks = [np.zeros(n, dtype=bool)] + [shifted(tainted, int(h))[p:] for h in horizons[1:]]
     return flags[p:], masks

@@ -62,3 +62,39 @@ def test_nan_scores_never_flag():
     steps = [np.full(10, np.nan), np.full(10, np.nan)]
     flags, _ = final_flags(steps, [1, 6], np.ones(10), context=2)
     assert not flags.any()
+
+
+def reference_flags(steps, horizons, warning, context, history=None):
+    """The rule written plainly: rows in time order, each window's flags read by slicing."""
+    prev = np.zeros(0, dtype=bool) if history is None else np.asarray(history, dtype=bool)
+    p, n = prev.size, len(warning)
+    vals = [np.nan_to_num(np.asarray(s, dtype=float), nan=-np.inf) for s in steps]
+    flags = np.concatenate([prev, np.zeros(n, dtype=bool)])
+    for t in range(n):
+        if vals[0][t] >= warning[t]:
+            flags[p + t] = True
+            continue
+        for v, h in zip(vals[1:], horizons[1:]):
+            end = p + t - h + 1
+            if v[t] >= warning[t] and (end <= 0 or not flags[max(end - context, 0):end].any()):
+                flags[p + t] = True
+                break
+    return flags[p:]
+
+
+def test_final_flags_equal_the_plain_rule_on_random_channels():
+    rng = np.random.default_rng(3)
+    for trial in range(60):
+        n = int(rng.integers(1, 400))
+        horizons = [1] + sorted(rng.choice(np.arange(2, 80), size=int(rng.integers(0, 4)),
+                                           replace=False).tolist())
+        density = rng.uniform(0.0, 0.3)
+        steps = [np.where(rng.random(n) < density, 2.0, 0.0) for _ in horizons]
+        steps = [np.where(rng.random(n) < 0.05, np.nan, s) for s in steps]
+        warning = np.ones(n)
+        context = int(rng.integers(1, 20))
+        history = rng.random(int(rng.integers(0, 100))) < density if trial % 2 else None
+        flags, _ = final_flags(steps, horizons, warning, context, history=history)
+        np.testing.assert_array_equal(
+            flags, reference_flags(steps, horizons, warning, context, history),
+            err_msg="trial %d" % trial)
