@@ -191,16 +191,7 @@ class Forecaster:
         # spread by the detector (Detector.fit, in_sample).  Labelled rows, when the data
         # has labels, are known incidents and calibrate nothing.
         if len(val_o):
-            from mods.anomaly.detector import Detector
-
-            detector = Detector(detector_config)
-            cal_o = np.arange(first, split.n - 1)
-            step1 = np.full(values.shape, np.nan)
-            step1[cal_o + 1] = fc.forecast_origins(values, cal_o)[:, 0, :]
-            extra = _horizon_forecasts(fc, values, detector.wanted_horizons())
-            known = None if dataset.labels is None else np.asarray(dataset.labels) > 0
-            fc.detector = detector.fit(values, step1, extra=extra, in_sample=split.train_end,
-                                       context=L + offset, exclude=known)
+            fc.fit_detector(values, detector_config, labels=dataset.labels)
 
         best = int(np.nanargmin([h["val_loss"] for h in history])) + 1 if history else 0
         test_o = np.arange(max(first, split.val_end - 1), split.n - 1)
@@ -223,6 +214,38 @@ class Forecaster:
                  params.model_type, len(history), best, train_seconds,
                  evaluation and evaluation.get("mae_ratio_vs_naive"))
         return fc, report
+
+    def fit_detector(self, values, config=None, labels=None):
+        """Calibrate a new anomaly detector on the series the model was trained on.
+
+        Parameters
+        ----------
+        values : ndarray, shape (n, f)
+            The training series (original units), split as in :meth:`fit`.
+        config : mods.anomaly.detector.DetectorConfig, optional
+        labels : array_like of 0/1, shape (n,), optional
+            Known incidents: these rows calibrate nothing.
+
+        Returns
+        -------
+        mods.anomaly.detector.Detector
+            Also set as ``self.detector``.
+        """
+        from mods.anomaly.detector import Detector
+
+        values = np.asarray(values, dtype=np.float64)
+        split = self.split(len(values), self.params)
+        first = self.first_origin
+        detector = Detector(config)
+        cal_o = np.arange(first, split.n - 1)
+        step1 = np.full(values.shape, np.nan)
+        step1[cal_o + 1] = self.forecast_origins(values, cal_o)[:, 0, :]
+        extra = _horizon_forecasts(self, values, detector.wanted_horizons())
+        known = None if labels is None else np.asarray(labels) > 0
+        self.detector = detector.fit(values, step1, extra=extra, in_sample=split.train_end,
+                                     context=self.sequence_len + self.transform.offset,
+                                     exclude=known)
+        return self.detector
 
     # ------------------------------------------------------------------ inference
     def _infer(self, x):
