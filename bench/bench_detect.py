@@ -38,6 +38,7 @@ residuals only, calibrated on the validation rows) is measured too for reference
 
     .venv/bin/python bench/bench_detect.py                 # 5 seeds x 3 series, ~5 min
     .venv/bin/python bench/bench_detect.py --seeds 2 --tests 2 --real-seeds 2   # quick
+    .venv/bin/python bench/bench_detect.py --detector method=dynamic   # another detector
 
 Writes bench/results/detect.json.
 """
@@ -72,6 +73,8 @@ from mods.metrics import detection_metrics, runs  # noqa: E402
 BASELINE_K = 4.0
 BASELINE_WINDOW = 144
 MERGE_GAP = DetectorConfig().merge_gap
+#: the detector the models are trained with (``--detector KEY=VALUE``; None: the default)
+DETECTOR = None
 
 
 def to_dataset(frame, name):
@@ -201,7 +204,7 @@ def run_generated(seeds, tests, rows, scenarios, log):
                 frame = frame.drop(columns=["label"])
             ds = to_dataset(frame, "train.tsv")
             t0 = time.perf_counter()
-            fc, report = Forecaster.fit(ds, Params())
+            fc, report = Forecaster.fit(ds, Params(), detector_config=DETECTOR)
             train_s.append(time.perf_counter() - t0)
             trimmed.append(fc.detector.trimmed_fraction_)
             legacy = legacy_detector(fc, ds.values, Forecaster.split(len(ds.values), fc.params))
@@ -228,7 +231,7 @@ def run_real(seeds, log):
     cut = int(round(n * 0.7))
     ds = to_dataset(frame.iloc[:cut].reset_index(drop=True), "real-train.tsv")
     t0 = time.perf_counter()
-    fc, report = Forecaster.fit(ds, Params())
+    fc, report = Forecaster.fit(ds, Params(), detector_config=DETECTOR)
     train_s = time.perf_counter() - t0
     legacy = legacy_detector(fc, ds.values, Forecaster.split(len(ds.values), fc.params))
     results = []
@@ -340,14 +343,27 @@ def main():
                         default=["clean", "contaminated", "unlabelled"],
                         choices=["clean", "contaminated", "unlabelled"])
     parser.add_argument("--no-timing", action="store_true")
+    parser.add_argument("--detector", action="append", default=[], metavar="KEY=VALUE",
+                        help="a detector option other than the default's, e.g. "
+                        "method=dynamic (repeat; values as JSON or text)")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "detect.json"))
     args = parser.parse_args()
+    global DETECTOR
+    overrides = {}
+    for pair in args.detector:
+        key, _, text = pair.partition("=")
+        try:
+            overrides[key] = json.loads(text)
+        except ValueError:
+            overrides[key] = text
+    DETECTOR = DetectorConfig.from_dict(overrides) if overrides else None
 
     def log(msg):
         print(msg, flush=True)
 
     t0 = time.perf_counter()
-    res = {"config": {"params": Params().to_dict(), "detector": DetectorConfig().to_dict(),
+    res = {"config": {"params": Params().to_dict(),
+                      "detector": (DETECTOR or DetectorConfig()).to_dict(),
                       "baseline": {"window": BASELINE_WINDOW, "k": BASELINE_K,
                                    "merge_gap": MERGE_GAP},
                       "seeds": args.seeds, "tests_per_seed": args.tests, "rows": args.rows,

@@ -44,6 +44,7 @@ import pandas as pd  # noqa: E402
 
 from bench_detect import BASELINE_K, BASELINE_WINDOW, MERGE_GAP, span_mask  # noqa: E402
 from mods.anomaly.alerts import merge_runs  # noqa: E402
+from mods.anomaly.detector import DetectorConfig  # noqa: E402
 from mods.anomaly.scorers import rolling_zscore, rolling_zscore_baseline  # noqa: E402
 from mods.dataset.io import Dataset  # noqa: E402
 from mods.forecast.forecaster import Forecaster  # noqa: E402
@@ -78,18 +79,25 @@ def event_figures(alerts, spans, lo, n):
     return found, len(counted), false, n - lo
 
 
-def evaluate(values, spans, train_fraction, seed):
+def detected_events(fc, values):
+    det = fc.predict(Dataset(values=values, columns=["value"])).detection
+    return span_mask(len(values), [e["start"] for e in det.events],
+                     [e["end"] for e in det.events])
+
+
+def evaluate(values, spans, train_fraction, seed, variants=None):
+    """Figures of the default, of each detector variant and of the z-score on one series."""
     n = len(values)
     cut = int(round(n * train_fraction))
     train = Dataset(values=values[:cut], columns=["value"])
     t0 = time.perf_counter()
     fc, report = Forecaster.fit(train, Params() if seed is None else Params(seed=seed))
     train_s = time.perf_counter() - t0
-    pred = fc.predict(Dataset(values=values, columns=["value"]))
-    det = pred.detection
-    events = span_mask(n, [e["start"] for e in det.events], [e["end"] for e in det.events])
     out = {"rows": n, "train_rows": cut, "train_s": train_s, "epochs": report["epochs_run"],
-           "default": event_figures(events, spans, cut, n)}
+           "default": event_figures(detected_events(fc, values), spans, cut, n)}
+    for name, overrides in (variants or {}).items():  # the same model, another detector
+        fc.fit_detector(values[:cut], DetectorConfig.from_dict(overrides))
+        out[name] = event_figures(detected_events(fc, values), spans, cut, n)
     z = rolling_zscore_baseline(values, window=BASELINE_WINDOW, k=BASELINE_K)
     out["zscore"] = event_figures(span_mask(n, *merge_runs(z, MERGE_GAP)), spans, cut, n)
     zz = np.nan_to_num(np.abs(rolling_zscore(values, BASELINE_WINDOW)), nan=0.0).max(axis=1)
@@ -123,6 +131,14 @@ def zscore_at(results, max_fa):
     return best
 
 
+def _value(text):
+    """A variant's value: JSON (numbers, true/false) or else the text itself."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--nab", default=os.environ.get("NAB_DIR"),
@@ -133,7 +149,15 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=None,
                         help="training seed (default: the default Params' seed)")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "nab.json"))
+    parser.add_argument("--variant", action="append", default=[], metavar="NAME:KEY=V;...",
+                        help="also a detector variant refitted on the same model, e.g. "
+                        "dyn:method=dynamic or short:horizons=6;smoothing=6 (repeat)")
     args = parser.parse_args(argv)
+    variants = {}
+    for spec in args.variant:
+        name, _, pairs = spec.partition(":")
+        variants[name] = {k: _value(v) for k, v in (p.split("=", 1) for p in pairs.split(";")
+                                                    if p)}
     if not args.nab or not (Path(args.nab) / "labels" / "combined_windows.json").is_file():
         print("bench_nab: no NAB copy (give --nab DIR or NAB_DIR holding data/ and "
               "labels/combined_windows.json)", file=sys.stderr)
@@ -148,13 +172,15 @@ def main(argv=None):
     results = {}
     for key in keys:
         values, spans = load_series(nab, key, windows)
-        results[key] = r = evaluate(values, spans, args.train_fraction, args.seed)
+        results[key] = r = evaluate(values, spans, args.train_fraction, args.seed, variants)
         print("%-58s rows %5d  windows %d  default %d/%d FA %d | z-score %d/%d FA %d  (%.0f s)"
               % (key, r["rows"], len(spans), r["default"][0], r["default"][1],
                  r["default"][2], r["zscore"][0], r["zscore"][1], r["zscore"][2],
                  r["train_s"]), flush=True)
     summary = {"series": len(results), "train_fraction": args.train_fraction,
-               "default": pooled(results, "default"), "zscore": pooled(results, "zscore")}
+               "default": pooled(results, "default"), "zscore": pooled(results, "zscore"),
+               "variants": {name: dict(pooled(results, name), overrides=variants[name])
+                            for name in variants}}
     summary["zscore_at_default_false_alert_rate"] = zscore_at(
         results, summary["default"]["false_alerts_per_1000"])
     by_category = {}
@@ -172,6 +198,11 @@ def main(argv=None):
           % (BASELINE_K, z["event_recall"], z["false_alerts_per_1000"]))
     print("z-score at the default's false-alert rate: recall %.3f (k=%s)"
           % (za["event_recall"], za["k"]))
+    for name, v in summary["variants"].items():
+        za = zscore_at(results, v["false_alerts_per_1000"])
+        print("variant %-16s event recall %.3f, %.2f false alerts / 1000 rows (z-score at that "
+              "rate: %.3f)" % (name, v["event_recall"], v["false_alerts_per_1000"],
+                               za["event_recall"]))
     for c, r in summary["by_category"].items():
         print("  %-20s default %.3f / %.2f   z-score %.3f / %.2f" % (
             c, r["default"]["event_recall"] or 0, r["default"]["false_alerts_per_1000"] or 0,
