@@ -198,7 +198,7 @@ class DetectorConfig(Options):
 
     KIND = "detector option"
 
-    method: str = field(default="quantile", metadata=_meta(
+    method: str = field(default="dynamic", metadata=_meta(
         "Threshold method calibrated on validation scores", choices=th.METHODS))
     smoothing: int = field(default=12, metadata=_meta(
         "Span of the causal EWMA of the normalised residuals (0 or 1 = off); a horizon "

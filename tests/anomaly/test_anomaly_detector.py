@@ -23,7 +23,7 @@ def detector(data):
 
 def test_config_defaults_round_trip_and_validation():
     cfg = DetectorConfig()
-    assert cfg.method == "quantile" and cfg.smoothing == 12
+    assert cfg.method == "dynamic" and cfg.smoothing == 12
     assert DetectorConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
     assert DetectorConfig.from_dict({"smoothing": 6.0}).smoothing == 6
     for bad in ({"method": "magic"}, {"smoothing": -1}, {"smoothing": 2.5},
@@ -156,7 +156,7 @@ def test_overrides_recalibrate_and_fit_only_options_are_refused(data, detector):
     direct = fresh.detect(data["actual"], data["forecast"])
     np.testing.assert_array_equal(over.scores, direct.scores)
     assert over.thresholds == fresh.thresholds
-    assert detector.config.method == "quantile"  # the override was for one call only
+    assert detector.config.method == "dynamic"  # the override was for one call only
     with pytest.raises(ConfigError):
         detector.detect(data["actual"], data["forecast"], config_overrides={"smoothing": 3})
     with pytest.raises(ConfigError):

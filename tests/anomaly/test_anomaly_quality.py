@@ -23,7 +23,7 @@ def test_default_meets_the_targets(results, capsys):
             print("\n%-30s recall %.3f  false alerts/1000 steps %.3f" % (
                 name, r["recall"], r["false_per_1000"]), end="")
         print()
-    r = results["quantile"]  # the default method
+    r = results["dynamic"]  # the default method
     assert r["recall"] >= 0.9, r
     assert r["false_per_1000"] <= 1.0, r
     assert r["max_false_per_1000"] <= 1.5, r
@@ -33,11 +33,12 @@ def test_default_meets_the_targets(results, capsys):
 
 def test_other_methods_trade_recall_for_false_alerts(results):
     assert results["ksigma"]["recall"] >= 0.95  # 3/5 sigma: sensitive, noisy
-    assert results["dynamic"]["false_per_1000"] <= 0.5  # Hundman + pruning: conservative
-    assert results["dynamic"]["recall"] >= 0.8
+    # the quantile tail fit: a little more recall here, for more false alerts
+    assert results["quantile"]["recall"] >= 0.9
+    assert results["quantile"]["false_per_1000"] >= results["dynamic"]["false_per_1000"]
     # The model-free baseline cannot see through daily seasonality.
     baseline = [v for k, v in results.items() if k.startswith("rolling_zscore")][0]
-    assert baseline["recall"] < results["quantile"]["recall"]
+    assert baseline["recall"] < results["dynamic"]["recall"]
 
 
 def test_synthetic_series_and_evaluate():
