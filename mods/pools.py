@@ -123,12 +123,9 @@ class PredictionPool:
         slot = await self._acquire()
         loop = asyncio.get_running_loop()
         future = None
-        released = []
 
         def release():
-            if not released:
-                released.append(True)
-                self._release(slot)
+            self._release(slot)
 
         executor = self._executor(slot)
         try:
