@@ -220,42 +220,52 @@ class RawSession:
             "Content-Length": str(len(body))})
 
 
-CLIENTS = ("http", "requests")
+class RequestsSession:
+    """The same calls as :class:`RawSession`, made with a ``requests.Session``."""
+
+    def __init__(self, url):
+        import requests
+
+        self.url = url.rstrip("/")
+        self.session = requests.Session()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.session.close()
+
+    def request(self, method, path, timeout=60):
+        resp = self.session.request(method, self.url + path, timeout=timeout)
+        return resp.status_code, resp.content
+
+    def post_file(self, path, field, filename, data, content_type):
+        resp = self.session.post(self.url + path, files={field: (filename, data, content_type)},
+                                 timeout=60)
+        return resp.status_code, resp.content
+
+
+CLIENTS = {"http": RawSession, "requests": RequestsSession}
 
 
 def new_session(client, url):
-    """A per-thread client session: :class:`RawSession` (``http``) or ``requests.Session``."""
-    if client == "http":
-        return RawSession(url)
-    import requests
-
-    return requests.Session()
+    """A per-thread client session of kind ``client`` (a key of :data:`CLIENTS`) on ``url``."""
+    return CLIENTS[client](url)
 
 
-def make_request(kind, url, payload):
-    """A function ``f(session) -> (ok, detail)`` doing one request of ``kind``
-    (``payload``: bytes, or a function giving the bytes of each request)."""
+def make_request(kind, payload):
+    """A function ``f(session) -> (ok, detail)`` doing one request of ``kind`` with a
+    :func:`new_session` (``payload``: bytes, or a function giving the bytes of each request)."""
     if kind == "predict":
         def run(session):
             data = payload() if callable(payload) else payload
-            if isinstance(session, RawSession):
-                status, body = session.post_file("/models/mods/predict", "data", "sample.tsv",
-                                                 data, "text/tab-separated-values")
-            else:
-                resp = session.post(url + "/models/mods/predict",
-                                    files={"data": ("sample.tsv", data,
-                                                    "text/tab-separated-values")},
-                                    timeout=60)
-                status, body = resp.status_code, resp.content
+            status, body = session.post_file("/models/mods/predict", "data", "sample.tsv",
+                                             data, "text/tab-separated-values")
             ok = status == 200 and OK_JSON.match(body) is not None
             return ok, None if ok else "%d %s" % (status, body[:200])
     else:
         def run(session):
-            if isinstance(session, RawSession):
-                status, body = session.request("GET", "/v2/models/mods/")
-            else:
-                resp = session.get(url + "/v2/models/mods/", timeout=60)
-                status, body = resp.status_code, resp.content
+            status, body = session.request("GET", "/v2/models/mods/")
             ok = status == 200 and b'"default_model"' in body
             return ok, None if ok else "%d %s" % (status, body[:200])
     return run
@@ -485,9 +495,9 @@ def run_bench(args):
     training = None
     try:
         server.wait_ready()
-        predict = make_request("predict", server.url, payload if args.payload == "same"
+        predict = make_request("predict", payload if args.payload == "same"
                                else sliding_payloads(payload))
-        meta = make_request("metadata", server.url, payload)
+        meta = make_request("metadata", payload)
         with new_session(args.client, server.url) as session:  # warm workers and caches
             for _ in range(3 * args.workers):
                 ok, detail = predict(session)
@@ -617,7 +627,7 @@ def main(argv=None):
     parser.add_argument("--warmup", type=float, default=3.0,
                         help="seconds at the start of each scenario left out of the latency "
                         "figures (reported apart; default 3)")
-    parser.add_argument("--client", choices=CLIENTS, default="http",
+    parser.add_argument("--client", choices=sorted(CLIENTS), default="http",
                         help="load generator: http (http.client, keep-alive, lean: the "
                         "default) or requests (requests.Session, ~4 ms more CPU per "
                         "request on the server's cores)")
