@@ -73,8 +73,18 @@ from mods.metrics import detection_metrics, runs  # noqa: E402
 BASELINE_K = 4.0
 BASELINE_WINDOW = 144
 MERGE_GAP = DetectorConfig().merge_gap
-#: the detector the models are trained with (``--detector KEY=VALUE``; None: the default)
-DETECTOR = None
+
+
+def detector_overrides(pairs):
+    """``{option: value}`` from ``KEY=VALUE`` strings (values read as JSON, else as text)."""
+    out = {}
+    for pair in pairs:
+        key, _, text = pair.partition("=")
+        try:
+            out[key.strip()] = json.loads(text)
+        except ValueError:
+            out[key.strip()] = text
+    return out
 
 
 def to_dataset(frame, name):
@@ -193,7 +203,7 @@ def baseline_at(results, max_fa_per_1000):
     return {"event_recall": best[0], "k": best[1], "false_alerts_per_1000": best[2]}
 
 
-def run_generated(seeds, tests, rows, scenarios, log):
+def run_generated(seeds, tests, rows, scenarios, log, detector=None):
     out = {}
     for scenario in scenarios:
         results, train_s, trimmed = [], [], []
@@ -204,7 +214,7 @@ def run_generated(seeds, tests, rows, scenarios, log):
                 frame = frame.drop(columns=["label"])
             ds = to_dataset(frame, "train.tsv")
             t0 = time.perf_counter()
-            fc, report = Forecaster.fit(ds, Params(), detector_config=DETECTOR)
+            fc, report = Forecaster.fit(ds, Params(), detector_config=detector)
             train_s.append(time.perf_counter() - t0)
             trimmed.append(fc.detector.trimmed_fraction_)
             legacy = legacy_detector(fc, ds.values, Forecaster.split(len(ds.values), fc.params))
@@ -222,7 +232,7 @@ def run_generated(seeds, tests, rows, scenarios, log):
     return out
 
 
-def run_real(seeds, log):
+def run_real(seeds, log, detector=None):
     if not SAMPLE.exists():
         log("  real sample not found at %s: skipped" % SAMPLE)
         return None
@@ -231,7 +241,7 @@ def run_real(seeds, log):
     cut = int(round(n * 0.7))
     ds = to_dataset(frame.iloc[:cut].reset_index(drop=True), "real-train.tsv")
     t0 = time.perf_counter()
-    fc, report = Forecaster.fit(ds, Params(), detector_config=DETECTOR)
+    fc, report = Forecaster.fit(ds, Params(), detector_config=detector)
     train_s = time.perf_counter() - t0
     legacy = legacy_detector(fc, ds.values, Forecaster.split(len(ds.values), fc.params))
     results = []
@@ -348,34 +358,27 @@ def main():
                         "method=dynamic (repeat; values as JSON or text)")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "detect.json"))
     args = parser.parse_args()
-    global DETECTOR
-    overrides = {}
-    for pair in args.detector:
-        key, _, text = pair.partition("=")
-        try:
-            overrides[key] = json.loads(text)
-        except ValueError:
-            overrides[key] = text
-    DETECTOR = DetectorConfig.from_dict(overrides) if overrides else None
+    detector = DetectorConfig.from_dict(detector_overrides(args.detector))
 
     def log(msg):
         print(msg, flush=True)
 
     t0 = time.perf_counter()
     res = {"config": {"params": Params().to_dict(),
-                      "detector": (DETECTOR or DetectorConfig()).to_dict(),
+                      "detector": detector.to_dict(),
                       "baseline": {"window": BASELINE_WINDOW, "k": BASELINE_K,
                                    "merge_gap": MERGE_GAP},
                       "seeds": args.seeds, "tests_per_seed": args.tests, "rows": args.rows,
                       "real_seeds": args.real_seeds}}
     log("generated data (%d seeds x %d unseen series of %d rows)" % (args.seeds, args.tests,
                                                                      args.rows))
-    gen = run_generated(range(args.seeds), args.tests, args.rows, args.scenarios, log)
+    gen = run_generated(range(args.seeds), args.tests, args.rows, args.scenarios, log,
+                        detector)
     for scenario, block in gen.items():
         res["generated_" + scenario] = block
     if args.real_seeds:
         log("real sample (%s)" % SAMPLE)
-        real = run_real(range(args.real_seeds), log)
+        real = run_real(range(args.real_seeds), log, detector)
         if real is not None:
             res["real_sample"] = real
     if not args.no_timing:

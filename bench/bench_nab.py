@@ -42,7 +42,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from bench_detect import BASELINE_K, BASELINE_WINDOW, MERGE_GAP, span_mask  # noqa: E402
+from bench_detect import (BASELINE_K, BASELINE_WINDOW, MERGE_GAP,  # noqa: E402
+                          detector_overrides, span_mask)
 from mods.anomaly.alerts import merge_runs  # noqa: E402
 from mods.anomaly.detector import DetectorConfig  # noqa: E402
 from mods.anomaly.scorers import rolling_zscore, rolling_zscore_baseline  # noqa: E402
@@ -131,14 +132,6 @@ def zscore_at(results, max_fa):
     return best
 
 
-def _value(text):
-    """A variant's value: JSON (numbers, true/false) or else the text itself."""
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--nab", default=os.environ.get("NAB_DIR"),
@@ -156,8 +149,7 @@ def main(argv=None):
     variants = {}
     for spec in args.variant:
         name, _, pairs = spec.partition(":")
-        variants[name] = {k: _value(v) for k, v in (p.split("=", 1) for p in pairs.split(";")
-                                                    if p)}
+        variants[name] = detector_overrides(p for p in pairs.split(";") if p)
     if not args.nab or not (Path(args.nab) / "labels" / "combined_windows.json").is_file():
         print("bench_nab: no NAB copy (give --nab DIR or NAB_DIR holding data/ and "
               "labels/combined_windows.json)", file=sys.stderr)
