@@ -39,9 +39,10 @@ def test_windows_become_row_spans_by_timestamp(nab, tmp_path):
 
 def test_event_figures_count_found_windows_and_false_alerts_after_the_training_rows(nab):
     n, lo = 40, 10
-    spans = [(2, 5), (15, 18), (30, 33)]  # the first one is in the training rows
+    spans = [(6, 12), (15, 18), (30, 33)]  # the first one starts in the training rows
     alerts = np.zeros(n, dtype=bool)
-    alerts[3:5] = True  # overlaps the uncounted window: neither found nor false
+    alerts[3:5] = True  # in the training rows: not counted
+    alerts[11:13] = True  # overlaps the uncounted window: neither found nor false
     alerts[17:20] = True  # overlaps the second window: found
     alerts[24:26] = True  # overlaps nothing: false alert
     alerts[38:40] = True  # false alert
