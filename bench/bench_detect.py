@@ -66,6 +66,7 @@ from mods.anomaly.scorers import rolling_zscore_baseline  # noqa: E402
 from mods.dataset.generate import (INCIDENT_TYPES, generate_with_incidents,  # noqa: E402
                                    inject_incidents)
 from mods.dataset.io import read_table, write_table  # noqa: E402
+from mods.errors import ConfigError  # noqa: E402
 from mods.forecast.forecaster import Forecaster, _horizon_forecasts  # noqa: E402
 from mods.forecast.params import Params  # noqa: E402
 from mods.metrics import detection_metrics, runs  # noqa: E402
@@ -358,7 +359,10 @@ def main():
                         "method=dynamic (repeat; values as JSON or text)")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "detect.json"))
     args = parser.parse_args()
-    detector = DetectorConfig.from_dict(detector_overrides(args.detector))
+    try:
+        detector = DetectorConfig.from_dict(detector_overrides(args.detector))
+    except ConfigError as exc:
+        parser.error(str(exc))
 
     def log(msg):
         print(msg, flush=True)

@@ -46,6 +46,7 @@ from bench_detect import (BASELINE_K, BASELINE_WINDOW, MERGE_GAP,  # noqa: E402
                           detector_overrides, span_mask)
 from mods.anomaly.alerts import merge_runs  # noqa: E402
 from mods.anomaly.detector import DetectorConfig  # noqa: E402
+from mods.errors import ConfigError  # noqa: E402
 from mods.anomaly.scorers import rolling_zscore, rolling_zscore_baseline  # noqa: E402
 from mods.dataset.io import Dataset  # noqa: E402
 from mods.forecast.forecaster import Forecaster  # noqa: E402
@@ -150,6 +151,10 @@ def main(argv=None):
     for spec in args.variant:
         name, _, pairs = spec.partition(":")
         variants[name] = detector_overrides(p for p in pairs.split(";") if p)
+        try:
+            DetectorConfig.from_dict(variants[name])
+        except ConfigError as exc:
+            parser.error("--variant %s: %s" % (spec, exc))
     if not args.nab or not (Path(args.nab) / "labels" / "combined_windows.json").is_file():
         print("bench_nab: no NAB copy (give --nab DIR or NAB_DIR holding data/ and "
               "labels/combined_windows.json)", file=sys.stderr)
