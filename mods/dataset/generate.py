@@ -331,12 +331,16 @@ def _cycle(clock, profile):
     return np.maximum(1.0 + profile.daily * (activity - reference), 0.05)
 
 
-def _bursts(rng, clock, profile):
-    """Extra rate (multiple of the bucket rate) of normal bursts and scheduled jobs."""
+def _bursts(rng, clock, profile, bursts=True):
+    """Extra rate (multiple of the bucket rate) of normal bursts and scheduled jobs.
+
+    ``bursts=False`` draws the same random numbers but leaves the normal bursts out (the
+    scheduled jobs stay): the same series as with them, except on their rows.
+    """
     extra = np.zeros(clock.n)
     count = rng.poisson(profile.burst_rate * clock.n * clock.freq_ns / _DAY)
     starts = rng.integers(0, clock.n, size=count)
-    sizes = rng.uniform(*profile.burst_size, size=count)
+    sizes = rng.uniform(*profile.burst_size, size=count) * (1.0 if bursts else 0.0)
     lengths = rng.uniform(*profile.burst_minutes, size=count)
     for first, size, minutes in zip(starts, sizes, lengths):
         extra[first:first + clock.steps(minutes)] += size
@@ -348,7 +352,7 @@ def _bursts(rng, clock, profile):
     return extra
 
 
-def _bucket_rates(name, profile, clock, k, trend, seed, shared_noise):
+def _bucket_rates(name, profile, clock, k, trend, seed, shared_noise, bursts=True):
     """Normal (incident-free) bucket rate of one column and its count noise numbers."""
     rng = np.random.default_rng([seed, _name_key(name), 1])
     bucket_minutes = clock.freq_ns / _MINUTE
@@ -366,7 +370,7 @@ def _bucket_rates(name, profile, clock, k, trend, seed, shared_noise):
     log_level -= 0.5 * (profile.slow_sd ** 2 + profile.episode_sd ** 2 + profile.noise_sd ** 2)
     growth = np.maximum(1.0 + trend * clock.elapsed_days / 30.0, 0.05)
     rate = (profile.mean / k) * _cycle(clock, profile) * growth * np.exp(log_level)
-    rate *= 1.0 + _bursts(rng, clock, profile)
+    rate *= 1.0 + _bursts(rng, clock, profile, bursts)
     uniform = rng.random(clock.n)
     normal = rng.standard_normal(clock.n)
     return rate, uniform, normal
@@ -548,7 +552,7 @@ def _report(plans, clock):
 
 def generate_with_incidents(n_rows=4464, start="2019-06-01T00:00:00Z", freq="10min",
                             window="1h", columns=None, seed=0, incidents="default",
-                            trend=_DEFAULT_TREND):
+                            trend=_DEFAULT_TREND, bursts=True):
     """Generate sliding-window counters and the list of incidents injected into them.
 
     Parameters
@@ -575,6 +579,11 @@ def generate_with_incidents(n_rows=4464, start="2019-06-01T00:00:00Z", freq="10m
         ``None``: no incident (``label`` is all 0).
     trend : float
         Relative change of the level per 30 days (0.02: +2 % a month).
+    bursts : bool
+        ``False`` leaves the normal (unlabelled) bursts out and changes nothing else: the
+        same random numbers are drawn, so every value is the one the series has with its
+        bursts, except on the rows a burst touches, where it is lower.  This is the series
+        a forecaster could at best expect (``bench/ceiling.py`` uses it).
 
     Returns
     -------
@@ -640,7 +649,7 @@ def generate_with_incidents(n_rows=4464, start="2019-06-01T00:00:00Z", freq="10m
     data["window_end"] = data["window_start"] + window
     for name in names:
         rate, uniform, normal = _bucket_rates(name, profile_for(name), clock, k, trend, seed,
-                                              shared)
+                                              shared, bool(bursts))
         for plan in plans:
             if name in plan["columns"]:
                 part = slice(plan["first"], plan["stop"])
@@ -653,7 +662,7 @@ def generate_with_incidents(n_rows=4464, start="2019-06-01T00:00:00Z", freq="10m
 
 
 def generate(n_rows=4464, start="2019-06-01T00:00:00Z", freq="10min", window="1h",
-             columns=None, seed=0, incidents="default", trend=_DEFAULT_TREND):
+             columns=None, seed=0, incidents="default", trend=_DEFAULT_TREND, bursts=True):
     """Generate sliding-window network counters with labelled incidents.
 
     Same parameters as :func:`generate_with_incidents`, which also returns the incidents.
@@ -670,7 +679,7 @@ def generate(n_rows=4464, start="2019-06-01T00:00:00Z", freq="10min", window="1h
     (144, 7)
     """
     return generate_with_incidents(n_rows, start, freq, window, columns, seed, incidents,
-                                   trend)[0]
+                                   trend, bursts)[0]
 
 
 def inject_incidents(frame, columns=None, seed=0, start_fraction=0.7, kinds=INCIDENT_TYPES,
@@ -855,6 +864,8 @@ def main(argv=None):
                         help="number K of generic columns c0..c{K-1}, or comma-separated "
                              "names (default: conn_in,conn_out,dns_in_distinct,ssh_in)")
     parser.add_argument("--no-incidents", action="store_true", help="inject no incident")
+    parser.add_argument("--no-bursts", action="store_true",
+                        help="leave the normal bursts out (same series otherwise)")
     parser.add_argument("--start", default="2019-06-01T00:00:00Z", help="first window start")
     parser.add_argument("--freq", default="10min", help="step and bucket size")
     parser.add_argument("--window", default="1h", help="window length")
@@ -869,7 +880,8 @@ def main(argv=None):
         frame, incidents = generate_with_incidents(
             n_rows=args.rows, start=args.start, freq=args.freq, window=args.window,
             columns=args.columns, seed=args.seed,
-            incidents=None if args.no_incidents else "default", trend=args.trend)
+            incidents=None if args.no_incidents else "default", trend=args.trend,
+            bursts=not args.no_bursts)
         write_tsv(frame, args.out)
         if args.incidents_json:
             with open(args.incidents_json, "w", encoding="utf-8") as handle:
