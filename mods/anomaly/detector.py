@@ -42,7 +42,8 @@ causal: the score of row ``t`` reads rows ``<= t``.
 *Masking.*  After an incident, a forecast made from inside it predicts the incident's level,
 so the return to normal would raise a second ("echo") alert ``h`` rows later.  A horizon
 residual is therefore ignored when the input window of the forecast it comes from (``context``
-rows ending at ``t - h``) holds a flagged row (``mask_horizons``; causal too).  The flags
+rows ending at ``t - h``, widened by ``mask_margin`` rows on each side) holds a flagged row
+(``mask_horizons``; causal too).  The flags
 that mask are the *final* ones, decided in time order (:mod:`mods.anomaly.masking`): until
 November 2026 they were the flags before masking, so a noisy 72-row channel,
 itself masked, could hide the 6-row channel, and outages of every column to 1 % of their
@@ -241,6 +242,10 @@ class DetectorConfig(Options):
     mask_horizons: bool = field(default=True, metadata=_meta(
         "Ignore a horizon channel's residual when its forecast was made from flagged rows "
         "(no second alert when the series returns to normal after an incident)"))
+    mask_margin: int = field(default=12, metadata=_meta(
+        "Rows on each side of a forecast's input window that must hold no flagged row "
+        "either for a horizon channel's residual to count (flags start and end up to an "
+        "EWMA span away from the incident itself)", 0, 10000))
     spread_floor: float = field(default=1e-3, metadata=_meta(
         "Smallest residual spread, as a fraction of the column's typical magnitude", 0.0, 0.5))
     column_tail: float = field(default=0.05, metadata=_meta(
@@ -810,7 +815,7 @@ class Detector:
             # row t; see mods.anomaly.masking).
             _, masks = final_flags(
                 [self.step_scores([p], joints[i:i + 1]) for i, p in enumerate(parts)], hs,
-                warning, self.context or 1)
+                warning, self.context or 1, margin=cfg.mask_margin)
             for i in range(1, len(parts)):
                 parts[i] = np.where(masks[i][:, None], np.nan, parts[i])
                 if joints:

@@ -11,9 +11,9 @@
   per step for all origins together, only as far as the rows that arrived need it), and
   the forecasts already made for the next row;
 * per channel and column, the state of the causal EWMA of the normalised residuals;
-* the warning flags of the last ``max(horizon) + context`` rows (horizon masking), and with
-  a trailing dynamic threshold (``dynamic_window > 0``) the last ``dynamic_window`` step
-  scores;
+* the warning flags of the last ``max(horizon) + context + mask_margin`` rows (horizon
+  masking), and with a trailing dynamic threshold (``dynamic_window > 0``) the last
+  ``dynamic_window`` step scores;
 * the alert event being built (start, end, peak, level...) and the end of the previous one
   (refractory period).
 
@@ -375,7 +375,8 @@ class StreamScorer:
                              for h, sc, norm, jn in det.channel_list()]
             self.context = int(det.context or 1)
             self.mask = bool(self.cfg.mask_horizons) and len(self.channels) > 1
-            memory = (max(horizons) if horizons else 0) + self.context + 1
+            self.margin = int(self.cfg.mask_margin)
+            memory = (max(horizons) if horizons else 0) + self.context + self.margin + 1
             self.flags = collections.deque(maxlen=memory)  # final flags of recent rows
             self.trail_raw = _Trailing(thr, self.cfg)
             self.trail = _Trailing(thr, self.cfg)
@@ -472,7 +473,8 @@ class StreamScorer:
             prev = np.fromiter(self.flags, dtype=bool, count=len(self.flags))
             flagged, masks = final_flags(
                 [Detector.step_scores([p], joints[i:i + 1]) for i, p in enumerate(parts)],
-                [ch.horizon for ch in self.channels], warning, self.context, history=prev)
+                [ch.horizon for ch in self.channels], warning, self.context, history=prev,
+                margin=self.margin)
             for i in range(1, len(parts)):
                 parts[i] = np.where(masks[i][:, None], np.nan, parts[i])
                 if joints:

@@ -64,8 +64,11 @@ def test_nan_scores_never_flag():
     assert not flags.any()
 
 
-def reference_flags(steps, horizons, warning, context, history=None):
-    """The rule written plainly: rows in time order, each window's flags read by slicing."""
+def reference_flags(steps, horizons, warning, context, history=None, margin=0):
+    """The rule written plainly: rows in time order, each window's flags read by slicing.
+
+    Channel ``h`` at row ``t`` is masked by a flag in ``t - h - context + 1 - margin ..
+    t - h + min(margin, h - 1)``."""
     prev = np.zeros(0, dtype=bool) if history is None else np.asarray(history, dtype=bool)
     p, n = prev.size, len(warning)
     vals = [np.nan_to_num(np.asarray(s, dtype=float), nan=-np.inf) for s in steps]
@@ -75,8 +78,10 @@ def reference_flags(steps, horizons, warning, context, history=None):
             flags[p + t] = True
             continue
         for v, h in zip(vals[1:], horizons[1:]):
-            end = p + t - h + 1
-            if v[t] >= warning[t] and (end <= 0 or not flags[max(end - context, 0):end].any()):
+            first = p + t - h - context + 1 - margin
+            end = p + t - h + 1 + min(margin, h - 1)
+            assert end <= p + t  # causal: only rows before t
+            if v[t] >= warning[t] and (end <= 0 or not flags[max(first, 0):end].any()):
                 flags[p + t] = True
                 break
     return flags[p:]
@@ -94,7 +99,35 @@ def test_final_flags_equal_the_plain_rule_on_random_channels():
         warning = np.ones(n)
         context = int(rng.integers(1, 20))
         history = rng.random(int(rng.integers(0, 100))) < density if trial % 2 else None
-        flags, _ = final_flags(steps, horizons, warning, context, history=history)
-        np.testing.assert_array_equal(
-            flags, reference_flags(steps, horizons, warning, context, history),
-            err_msg="trial %d" % trial)
+        margin = int(rng.integers(0, 30)) if trial % 3 else 0
+        flags, masks = final_flags(steps, horizons, warning, context, history=history,
+                                   margin=margin)
+        expected = reference_flags(steps, horizons, warning, context, history, margin)
+        np.testing.assert_array_equal(flags, expected, err_msg="trial %d" % trial)
+        # the masks follow the same windows, over the final flags
+        whole = np.concatenate([np.zeros(0, dtype=bool) if history is None else history,
+                                expected])
+        p = whole.size - n
+        for h, mask in zip(horizons[1:], masks[1:]):
+            for t in range(n):
+                first = p + t - h - context + 1 - margin
+                end = p + t - h + 1 + min(margin, h - 1)
+                want = end > 0 and whole[max(first, 0):end].any()
+                assert mask[t] == want, (trial, h, t)
+
+
+def test_the_margin_masks_forecasts_made_next_to_an_incident():
+    """A forecast made 5 rows before the first flagged row, or 5 rows after the last one,
+    still read the incident's unflagged edges: with a margin of 12 it is no reference."""
+    n, h, context = 200, 72, 13
+    one_step = np.zeros(n)
+    one_step[50:60] = 2.0  # flagged rows 50..59
+    late = np.zeros(n)
+    late[[45 + h, 64 + 13 + h, 59 + context + 12 + h]] = 2.0  # origins 45, 77 and 84
+    warning = np.ones(n)
+    plain, _ = final_flags([one_step, late], [1, h], warning, context)
+    wide, masks = final_flags([one_step, late], [1, h], warning, context, margin=12)
+    assert plain[45 + h] and plain[64 + 13 + h]  # echoes without a margin
+    assert not wide[45 + h] and not wide[64 + 13 + h]
+    assert wide[59 + context + 12 + h]  # origin 84: its window and margin clear the flags
+    assert masks[1][45 + h] and not masks[1][59 + context + 12 + h]

@@ -94,7 +94,8 @@ def test_equals_batch_predict(request, bursts, variant):
     summary = scorer.state_summary()
     assert summary["history_rows"] == fc.sequence_len + fc.transform.offset - 1
     assert summary["trajectories"] <= max(fc.detector.horizons)
-    assert summary["flag_memory"] <= max(fc.detector.horizons) + fc.detector.context + 1
+    assert summary["flag_memory"] <= (max(fc.detector.horizons) + fc.detector.context
+                                      + fc.detector.config.mask_margin + 1)
 
 
 def test_event_changes_open_grow_close(default_model):
