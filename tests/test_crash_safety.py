@@ -133,8 +133,17 @@ print("RESULT " + json.dumps(stats), flush=True)
 """
 
 
-def _env(**extra):
-    return dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONUNBUFFERED="1", **extra)
+def _env(tmp_path, **extra):
+    """The children's environment: their temporary folder next to ``tmp_path``.
+
+    A process killed during ``bundle.save`` leaves its working folder (``mods-save-*``, the
+    Keras file being written) in its temporary folder: nothing can remove it at that
+    moment.  Hundreds of kills would otherwise leave hundreds of them in the machine's /tmp.
+    """
+    tmp = Path(tmp_path).with_name(Path(tmp_path).name + "-tmpdir")  # pytest removes it too
+    tmp.mkdir(exist_ok=True)
+    return dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONUNBUFFERED="1", TMPDIR=str(tmp),
+                **extra)
 
 
 def _check_folder(folder):
@@ -153,8 +162,8 @@ def test_kill9_during_bundle_save_loop(tmp_path):
     """100 SIGKILLs at random moments of ``bundle.save``: never a broken listed bundle."""
     out = subprocess.run([sys.executable, "-c", SAVE_LOOP, str(tmp_path), str(SAVE_KILLS),
                           "7", str(PROJECT_DIR / "models" / "default.zip")],
-                         cwd=str(PROJECT_DIR), env=_env(), capture_output=True, text=True,
-                         timeout=400)
+                         cwd=str(PROJECT_DIR), env=_env(tmp_path), capture_output=True,
+                         text=True, timeout=400)
     lines = [ln for ln in out.stdout.splitlines() if ln.startswith("RESULT ")]
     assert out.returncode == 0 and lines, (out.returncode, out.stdout[-2000:],
                                            out.stderr[-4000:])
@@ -191,7 +200,7 @@ def test_kill9_mods_train_during_save(tmp_path, tiny_data):
         cmd = _mods_train() + ["--data", str(tiny_data), "--model-name", "victim",
                                "--models-dir", str(models), "--model-type", "MLP",
                                "--num-epochs", "1", "--blocks", "4", "--quiet"]
-        proc = subprocess.Popen(cmd, cwd=str(PROJECT_DIR), env=_env(),
+        proc = subprocess.Popen(cmd, cwd=str(PROJECT_DIR), env=_env(tmp_path),
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         delay = rng.uniform(0.0, 0.12)
         deadline = time.monotonic() + 120
@@ -227,7 +236,7 @@ def test_two_trainings_same_name_at_once(tmp_path, tiny_data):
         cmd = _mods_train() + ["--data", str(tiny_data), "--model-name", "twin",
                                "--models-dir", str(models), "--model-type", "MLP",
                                "--num-epochs", "1", "--blocks", str(blocks), "--quiet"]
-        procs[blocks] = subprocess.Popen(cmd, cwd=str(PROJECT_DIR), env=_env(),
+        procs[blocks] = subprocess.Popen(cmd, cwd=str(PROJECT_DIR), env=_env(tmp_path),
                                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     checks = 0
     deadline = time.monotonic() + 240
