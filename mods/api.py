@@ -80,13 +80,19 @@ def _split(columns):
     return [c.strip() for c in str(columns).split(",") if c.strip()]
 
 
+def _detector_options(kwargs):
+    """``{option: value}`` of the ``detector_<option>`` arguments given (None if none)."""
+    given = {key[len("detector_"):]: value for key, value in kwargs.items()
+             if key.startswith("detector_") and value is not None}
+    return given or None
+
+
 def predict(**kwargs):
     """Forecast and score the uploaded file; answer JSON, TSV or PNG per ``accept``."""
     data = kwargs.get("data")
     try:
         path, name = _upload(data)
-        overrides = ({"method": kwargs["detector_method"]}
-                     if kwargs.get("detector_method") else None)
+        overrides = _detector_options(kwargs)
         model_name = kwargs.get("model_name") or config.default_model_name()
         fc, ds, pred = workflow.predict(path, model_name, name=name,
                                         columns=_split(kwargs.get("columns")),
@@ -137,10 +143,11 @@ def train(**kwargs):
         recorder = runs.Recorder(run_id, model_name=kwargs.get("model_name"),
                                  model_type=params.model_type)
         detector_config = None
-        if kwargs.get("detector_method"):
+        given = _detector_options(kwargs)
+        if given:
             from mods.anomaly.detector import DetectorConfig
 
-            detector_config = DetectorConfig(method=kwargs["detector_method"])
+            detector_config = DetectorConfig.from_dict(given)
         report = workflow.train(path, kwargs.get("model_name"), params, name=name,
                                 columns=_split(kwargs.get("columns")),
                                 time_column=kwargs.get("time_column"), on_epoch=recorder,

@@ -46,6 +46,44 @@ def add_param_options(parser):
                                choices=meta.get("choices"), help=help_)
 
 
+def add_detector_options(parser, detect_time_only):
+    """One ``--detector-<option>`` per anomaly detector option (all of them for training,
+    for prediction only those not fixed at fit time)."""
+    from mods.anomaly.detector import DetectorConfig
+
+    rows = DetectorConfig.detect_time_options() if detect_time_only \
+        else DetectorConfig.describe()
+    group = parser.add_argument_group(
+        "anomaly detector", "options of the anomaly detector%s (default: %s)" % (
+            "" if not detect_time_only else " for this run",
+            "the defaults" if not detect_time_only else "the ones stored in the bundle"))
+    for name, typ, default, meta in rows:
+        flag = "--detector-" + name.replace("_", "-")
+        help_ = meta["help"].replace("%%", "%").replace("%", "%%")  # argparse expands %
+        if not detect_time_only:
+            help_ += " (default: %s)" % (default,)
+        if meta.get("min") is not None:
+            help_ += "; range %s..%s" % (meta["min"], meta["max"])
+        dest = "detector_" + name
+        if typ is bool:
+            group.add_argument(flag, dest=dest, action=argparse.BooleanOptionalAction,
+                               default=None, help=help_)
+        else:
+            choices = meta.get("choices")
+            group.add_argument(flag, dest=dest, type=typ, default=None, choices=choices,
+                               metavar=None if choices else {int: "N", float: "X"}.get(
+                                   typ, "TEXT"), help=help_)
+
+
+def detector_options_from_args(args):
+    """``{option: value}`` of the ``--detector-*`` options given (None when none is)."""
+    from mods.anomaly.detector import DetectorConfig
+
+    given = {name: getattr(args, "detector_" + name) for name, *_ in DetectorConfig.describe()
+             if getattr(args, "detector_" + name, None) is not None}
+    return given or None
+
+
 def params_from_args(args):
     """Params from parsed options (unset options keep their defaults)."""
     given = {name: getattr(args, name) for name, *_ in Params.describe()
@@ -94,6 +132,7 @@ def _model_file_parser(prog, description):
     parser.add_argument("--models-dir", default=None, help="models folder (default: "
                         "$MODS_MODELS_DIR or models/)")
     _data_options(parser)
+    add_detector_options(parser, detect_time_only=True)
     return parser
 
 
@@ -102,7 +141,8 @@ def _predict(a):
     from mods import workflow
 
     return workflow.predict(a.file, a.model_name, columns=_columns(a),
-                            time_column=a.time_column, models_dir=a.models_dir)
+                            time_column=a.time_column, models_dir=a.models_dir,
+                            detector_overrides=detector_options_from_args(a))
 
 
 # ---------------------------------------------------------------------------- mods-train
@@ -127,11 +167,16 @@ def train_main(argv=None):
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument("-q", "--quiet", action="store_true", help="no per-epoch log")
     add_param_options(parser)
+    add_detector_options(parser, detect_time_only=False)
     args = parser.parse_args(argv)
     _setup_logging(not args.quiet)
 
     def run(a):
         from mods import workflow
+        from mods.anomaly.detector import DetectorConfig
+
+        detector = detector_options_from_args(a)
+        detector_config = DetectorConfig.from_dict(detector) if detector else None
 
         data, name, selection = a.data, None, None
         if a.query:
@@ -140,7 +185,8 @@ def train_main(argv=None):
             name = "datapool query"
         report = workflow.train(data, a.model_name, params_from_args(a), name=name,
                                 columns=_columns(a), time_column=a.time_column,
-                                models_dir=a.models_dir, selection=selection)
+                                models_dir=a.models_dir, selection=selection,
+                                detector_config=detector_config)
         if a.json:
             print(json.dumps(report, indent=2))
         else:

@@ -211,7 +211,23 @@ def anomaly_json(detection, times=None):
         "levels": list(detection.levels),
         "n_flagged": int(np.count_nonzero(detection.flags)),
         "events": events,
+        "thresholds": _thresholds(detection.thresholds),
     }
+
+
+def _thresholds(thr):
+    """The thresholds used (method, warning, critical and the method's figures), JSON-able."""
+    out = {}
+    for key, value in (thr or {}).items():
+        if isinstance(value, (bool, np.bool_)):
+            out[key] = bool(value)
+        elif isinstance(value, (int, np.integer)):
+            out[key] = int(value)
+        elif isinstance(value, (float, np.floating)):
+            out[key] = float(value) if np.isfinite(value) else None
+        else:
+            out[key] = value
+    return out
 
 
 def prediction_table(fc, dataset, pred):

@@ -9,10 +9,10 @@ from webargs import fields, validate
 
 from mods import config
 from mods.forecast.params import Params
+from mods.anomaly.detector import DetectorConfig
 from mods.forecast.registry import MODEL_TYPES
 
 ACCEPT_TYPES = ["application/json", "text/tab-separated-values", "image/png"]
-DETECTOR_METHODS = ["quantile", "ksigma", "dynamic"]
 
 
 def _field(cls, description, location=None, enum=None, **kwargs):
@@ -23,6 +23,50 @@ def _field(cls, description, location=None, enum=None, **kwargs):
     if enum:
         metadata["enum"] = list(enum)
     return cls(metadata=metadata, **kwargs)
+
+
+def detector_fields(detect_time_only):
+    """``detector_<option>`` fields for the anomaly detector's options.
+
+    Training takes every option (:class:`~mods.anomaly.detector.DetectorConfig`);
+    prediction only those not fixed at fit time, applied to this request alone.  Unset
+    fields are ``None``: the defaults (training) or the bundle's own options (prediction).
+    """
+    rows = DetectorConfig.detect_time_options() if detect_time_only \
+        else DetectorConfig.describe()
+    out = {}
+    for name, typ, default, meta in rows:
+        kwargs = dict(required=False, load_default=None, allow_none=True)
+        enum = None
+        if meta.get("choices"):
+            enum = list(meta["choices"])
+            kwargs["validate"] = validate.OneOf(enum)
+        elif meta.get("min") is not None:
+            kwargs["validate"] = validate.Range(min=meta["min"], max=meta["max"])
+        elif name == "horizons":
+            kwargs["validate"] = _valid_horizons
+        help_ = meta["help"].replace("%%", "%")
+        help_ += (" (this request only; default: the model's)" if detect_time_only
+                  else " (default: %s)" % (default,))
+        field_cls = {int: fields.Int, float: fields.Float, bool: fields.Bool}.get(typ,
+                                                                                 fields.Str)
+        out["detector_" + name] = _field(field_cls, "Anomaly detector: " + help_, enum=enum,
+                                         **kwargs)
+    return out
+
+
+def _valid_horizons(value):
+    """webargs validator of ``detector_horizons`` (refused before a training starts)."""
+    from marshmallow import ValidationError
+
+    from mods.anomaly.horizons import check_horizons
+    from mods.errors import ModsError
+
+    try:
+        check_horizons(value)
+    except ModsError as exc:
+        raise ValidationError(str(exc)) from None
+    return True
 
 
 def _file_field(description, required):
@@ -57,10 +101,7 @@ def predict_args(available_models=()):
         "label_column": _field(fields.Str, "Column of 0/1 incident labels (default: label or "
                                            "anomaly when present)",
                                required=False, load_default=None, allow_none=True),
-        "detector_method": _field(
-            fields.Str, "Anomaly threshold method (default: the one calibrated at training)",
-            enum=DETECTOR_METHODS, required=False, load_default=None, allow_none=True,
-            validate=validate.OneOf(DETECTOR_METHODS)),
+        **detector_fields(detect_time_only=True),
         "accept": _field(
             fields.Str, "Answer as JSON (forecasts, evaluation, anomalies), TSV (one row per "
                         "input row) or a PNG picture",
@@ -93,10 +134,7 @@ def train_args():
             validate=validate.Regexp(
                 r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$", error="model_name must be a plain file "
                 "name (letters, digits, '.', '_', '-'; no path separators)")),
-        "detector_method": _field(
-            fields.Str, "Anomaly threshold method calibrated into the bundle",
-            enum=DETECTOR_METHODS, required=False, load_default=None, allow_none=True,
-            validate=validate.OneOf(DETECTOR_METHODS)),
+        **detector_fields(detect_time_only=False),
         "run_id": _field(fields.Str, "Identifier of the training's progress record (set by "
                                      "mods-serve; leave empty)",
                          required=False, load_default=None, allow_none=True,
@@ -145,4 +183,4 @@ class Prediction(Schema):
         "description": "Metrics of the model, naive and seasonal naive on the same rows"})
     anomaly = mfields.Dict(allow_none=True, metadata={
         "description": "Per-row scores in [0,1] (0.5 = warning threshold), levels, alert "
-                       "events"})
+                       "events and the thresholds used"})

@@ -148,3 +148,44 @@ def test_train_from_datapool_query(tmp_path):
     bad = run("mods-train", "--query", "nope|x", "--datapool", tmp_path / "pool",
               "--model-name", "dp2", models=tmp_path / "models")
     assert bad.returncode == 2 and "unknown protocol 'nope'" in bad.stderr
+
+
+def test_detector_options_at_training_and_prediction(trained, tmp_path):
+    """mods-train takes every detector option; mods-predict/-detect/-test the detect-time
+    ones, for that run only."""
+    root, models, data, _ = trained
+    res = run("mods-train", "--data", data, "--model-name", "tuned", "--num-epochs", 1,
+              "--blocks", 4, "-q", "--detector-method", "quantile", "--detector-smoothing", 6,
+              "--detector-horizons", "6", "--no-detector-mask-horizons", models=models)
+    assert res.returncode == 0, res.stderr
+    from mods.forecast import bundle
+
+    det = bundle.load("tuned", models).detector
+    assert (det.config.method, det.config.smoothing, det.horizons) == ("quantile", 6, [6])
+    assert det.config.mask_horizons is False
+    inc = write_tsv(tmp_path / "inc.tsv", n_rows=1500, seed=4, incidents="default")
+    plain = run("mods-predict", "--model-name", "tuned", "--file", inc, models=models)
+    low = run("mods-predict", "--model-name", "tuned", "--file", inc,
+              "--detector-quantile-warning", "0.99", "--detector-quantile-critical", "0.995",
+              models=models)
+    assert plain.returncode == 0 and low.returncode == 0, plain.stderr + low.stderr
+    plain, low = json.loads(plain.stdout)["anomaly"], json.loads(low.stdout)["anomaly"]
+    assert plain["thresholds"]["method"] == low["thresholds"]["method"] == "quantile"
+    assert low["thresholds"]["warning"] < plain["thresholds"]["warning"]
+    assert low["n_flagged"] > plain["n_flagged"]
+    quiet = run("mods-detect", "--model-name", "tuned", "--file", inc,
+                "--detector-min-event-length", 10000, models=models)
+    assert quiet.returncode == 0 and quiet.stdout == "", quiet.stderr
+    # fit-time options are not prediction options; bad values are one-line errors
+    for args, needle in ((["--detector-smoothing", "3"], "unrecognized arguments"),
+                         (["--detector-method", "magic"], "invalid choice"),
+                         (["--detector-quantile-warning", "2"], "out of range"),
+                         (["--detector-dynamic-window", "4000", "--detector-dynamic-stride",
+                           "1", "--detector-method", "dynamic"], None)):
+        res = run("mods-test", "--model-name", "tuned", "--file", inc, *args, models=models)
+        if needle is None:  # 1,500 rows re-thresholded every row: allowed, just slow
+            assert res.returncode == 0, res.stderr
+            continue
+        assert res.returncode == 2, res.stderr
+        err = res.stderr.strip().splitlines()
+        assert len(err) == 1 and needle in err[0], res.stderr

@@ -121,9 +121,13 @@ def upload_leftovers(folder):
 
 @pytest.fixture(scope="module")
 def tiny_model(server):
-    """A 2-epoch MLP trained through ``PUT /models/mods/train`` (upload, form arguments)."""
+    """A 2-epoch MLP trained through ``PUT /models/mods/train`` (upload, form arguments),
+    with detector options of its own."""
     uuid = start_training(server, {"model_name": "tiny", "model_type": "MLP", "num_epochs": "2",
-                                   "blocks": "8"}, data=tsv_bytes(400, seed=31), as_form=True)
+                                   "blocks": "8", "detector_method": "quantile",
+                                   "detector_smoothing": "6", "detector_horizons": "6",
+                                   "detector_mask_margin": "3"},
+                          data=tsv_bytes(400, seed=31), as_form=True)
     final, seen = wait_training(server, uuid)
     return {"uuid": uuid, "final": final, "seen": seen}
 
@@ -277,6 +281,26 @@ def test_predict_detector_override(server, method):
     assert resp.status_code == 200, resp.text
     an = resp.json()["anomaly"]
     assert len(an["scores"]) == 300 and 0 <= an["n_flagged"] <= 300
+    assert an["thresholds"]["method"] == method
+
+
+def test_predict_detector_parameters_apply_to_one_request(server):
+    """The method's parameters too, per request: a lower quantile lowers the thresholds, an
+    event needing 1,000 steps hides every event, and the next request is as before."""
+    base = post_predict(server, params={"detector_method": "quantile"}).json()["anomaly"]
+    low = post_predict(server, params={"detector_method": "quantile",
+                                       "detector_quantile_warning": 0.99,
+                                       "detector_quantile_critical": 0.999})
+    assert low.status_code == 200, low.text
+    low = low.json()["anomaly"]
+    assert low["thresholds"]["warning"] < base["thresholds"]["warning"]
+    assert low["thresholds"]["critical"] < base["thresholds"]["critical"]
+    assert low["n_flagged"] >= base["n_flagged"]
+    none = post_predict(server, params={"detector_min_event_length": 1000,
+                                        "detector_mask_horizons": "false"}).json()["anomaly"]
+    assert none["events"] == [] and none["n_flagged"] == 0
+    again = post_predict(server, params={"detector_method": "quantile"}).json()["anomaly"]
+    assert again["thresholds"] == base["thresholds"] and again["n_flagged"] == base["n_flagged"]
 
 
 # --------------------------------------------------------------------------- 3. metadata
@@ -338,6 +362,12 @@ def test_predict_with_trained_model(server, tiny_model):
     doc = resp.json()
     assert doc["model_name"] == "tiny" and doc["columns"] == FEATURES
     assert len(doc["anomaly"]["scores"]) == 300
+    # the detector options given at training are the bundle's
+    assert doc["anomaly"]["thresholds"]["method"] == "quantile"
+    from mods.forecast import bundle
+
+    det = bundle.load("tiny", server.models_dir).detector
+    assert (det.config.smoothing, det.horizons, det.config.mask_margin) == (6, [6], 3)
 
 
 def test_train_from_data_file_v2(server, tiny_model):
@@ -459,6 +489,17 @@ BAD_REQUESTS = [
          contains=["notabundle.zip", "missing model.keras"]),
     dict(id="bad-detector-method", params={"detector_method": "magic"},
          contains=["detector_method"]),
+    dict(id="detector-option-out-of-range", params={"detector_quantile_warning": 2},
+         contains=["detector_quantile_warning"]),
+    dict(id="detector-options-inconsistent",
+         params={"detector_quantile_warning": 0.9999, "detector_quantile_critical": 0.999},
+         contains=["quantile_warning", "must be below quantile_critical"]),
+    dict(id="detector-z-grid-too-fine",
+         params={"detector_z_min": 0, "detector_z_max": 100, "detector_z_step": 0.01},
+         contains=["z grid", "larger z_step"]),
+    dict(id="train-detector-option-out-of-range", method="PUT", path=TRAIN, data=None,
+         params={"model_name": "x", "data_file": "small.tsv", "detector_horizons": "6,0"},
+         contains=["detector_horizons", "integers in [2,"]),
     # trainings: refused before starting (a data_file is given, so a missed check would
     # answer 200 and start a training)
     dict(id="train-unknown-model-type", method="PUT", path=TRAIN, data=None,
