@@ -32,6 +32,23 @@ def test_config_defaults_round_trip_and_validation():
         with pytest.raises(ConfigError):
             DetectorConfig.from_dict(bad)
     assert {row[0] for row in DetectorConfig.describe()} >= {"method", "smoothing"}
+    # what a prediction may change: everything but the options fixed at fit time
+    live = {row[0] for row in DetectorConfig.detect_time_options()}
+    assert "method" in live and "mask_margin" in live and "quantile_warning" in live
+    assert not live & {"smoothing", "horizons", "calibration_rounds", "joint", "sustained"}
+
+
+def test_costly_settings_are_refused_with_the_setting_that_would_do():
+    with pytest.raises(ConfigError, match="more than 1000 values: use a larger z_step"):
+        DetectorConfig(z_min=0.0, z_max=100.0, z_step=0.05)
+    DetectorConfig(z_min=0.0, z_max=100.0, z_step=0.2)  # 501 values
+    cfg = DetectorConfig(dynamic_window=2016, dynamic_stride=144)
+    cfg.check_trailing_cost(100_000)  # 695 re-thresholdings of 2,016 scores
+    with pytest.raises(ConfigError, match=r"use dynamic_stride >= 400 \(or a smaller window\)"):
+        cfg.check_trailing_cost(2_000_000)
+    DetectorConfig(dynamic_window=2016, dynamic_stride=400).check_trailing_cost(2_000_000)
+    DetectorConfig(method="quantile", dynamic_window=2016,
+                   dynamic_stride=1).check_trailing_cost(2_000_000)  # no trailing window
 
 
 def test_detect_output_shapes_and_ranges(data, detector):
