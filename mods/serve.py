@@ -565,6 +565,15 @@ def _handle_signals():
                 child.kill()
             except Exception:  # pragma: no cover
                 pass
+        # The worker pools' semaphores: unlinked by their finalizers (exit priority 0 and
+        # up; the queue-joining ones, which could wait on dead workers, have lower ones),
+        # else the resource tracker warns of "leaked semaphore objects" at every stop.
+        try:
+            from multiprocessing import util as _mp_util
+
+            _mp_util._run_finalizers(0)
+        except Exception:  # pragma: no cover
+            pass
         _logging.shutdown()
         os._exit(0)
 

@@ -23,7 +23,10 @@ def test_sigterm_stops_server_and_workers(tmp_path, whole_group):
     with running_server(tmp_path) as srv:
         ok = requests.post(srv.url + "/models/mods/predict",
                            files={"data": ("x.tsv", b"a\tb\n1\t2\n")}, timeout=60)
-        assert ok.status_code == 400  # a worker process has been used
+        assert ok.status_code == 400
+        good = requests.post(srv.url + "/models/mods/predict", timeout=60, files={
+            "data": ("x.tsv", (srv.data_dir / srv.data_file).read_bytes())})
+        assert good.status_code == 200  # a prediction worker (and its queues) in use
         pid = srv.proc.pid
         if whole_group:
             os.killpg(pid, signal.SIGTERM)
@@ -34,3 +37,5 @@ def test_sigterm_stops_server_and_workers(tmp_path, whole_group):
         while _children(pid) and time.monotonic() < deadline:
             time.sleep(0.2)
         assert _children(pid) == []
+        # the pools' semaphores were released: no warning from the resource tracker
+        assert "leaked semaphore" not in srv.log_tail(200), srv.log_tail(200)
