@@ -12,9 +12,9 @@ The *ceiling detector* scores each row by its relative deviation from that expec
 rows (an incident lasting hours stands out of short bursts there), each divided by its
 0.999 quantile on the unlabelled rows; the step score is the maximum of all.  Its threshold
 is lowered step by step (1 %) while the pooled false alerts stay at or below the given rate
-*on the test series themselves*.  Both choices favour it: its recall is a reference of what the data
-allow, not a strict bound, but a detector that learns the series from a month of data
-rarely gets there.  Incidents it misses look like normal bursts to a detector that knows
+*on the test series themselves*.  Both choices favour it: its recall is a reference of what
+the data allow, not a strict bound, but a detector that learns the series from a month of
+data rarely gets there.  Incidents it misses look like normal bursts to a detector that knows
 everything else.
 
 Used by ``bench/bench_detect.py``; alerts and events are counted as there (flags merged
@@ -22,6 +22,7 @@ across ``merge_gap`` rows, an event found when an alert row lies inside it).
 """
 
 import numpy as np
+import pandas as pd
 
 from mods.anomaly.alerts import merge_runs
 from mods.metrics import detection_metrics, runs
@@ -30,22 +31,14 @@ WINDOWS = (1, 12, 36)
 QUANTILE = 0.999
 
 
-def _rolling_mean(x, window):
-    """Causal mean of the last ``window`` rows (fewer at the start), along axis 0."""
-    if window <= 1:
-        return x
-    csum = np.concatenate([np.zeros((1, x.shape[1])), np.cumsum(x, axis=0)])
-    idx = np.arange(x.shape[0])
-    low = np.maximum(idx - window + 1, 0)
-    return (csum[idx + 1] - csum[low]) / (idx + 1 - low)[:, None]
-
-
 def deviations(actual, expected, windows=WINDOWS):
     """``{w: |rolling mean over w rows of actual / expected - 1|}``, each ``(n, f)``."""
     a = np.asarray(actual, dtype=float)
     e = np.maximum(np.asarray(expected, dtype=float), 1.0)
     rel = a / e - 1.0
-    return {w: np.abs(_rolling_mean(rel, w)) for w in windows}
+    # causal means of the last w rows (fewer at the start)
+    return {w: np.abs(pd.DataFrame(rel).rolling(w, min_periods=1).mean().to_numpy())
+            for w in windows}
 
 
 def ceiling(series, max_false_per_1000=1.0, merge_gap=3, windows=WINDOWS):

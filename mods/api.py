@@ -80,19 +80,14 @@ def _split(columns):
     return [c.strip() for c in str(columns).split(",") if c.strip()]
 
 
-def _detector_options(kwargs):
-    """``{option: value}`` of the ``detector_<option>`` arguments given (None if none)."""
-    given = {key[len("detector_"):]: value for key, value in kwargs.items()
-             if key.startswith("detector_") and value is not None}
-    return given or None
-
-
 def predict(**kwargs):
     """Forecast and score the uploaded file; answer JSON, TSV or PNG per ``accept``."""
     data = kwargs.get("data")
     try:
         path, name = _upload(data)
-        overrides = _detector_options(kwargs)
+        from mods.anomaly.detector import DetectorConfig
+
+        overrides = DetectorConfig.given(kwargs)
         model_name = kwargs.get("model_name") or config.default_model_name()
         fc, ds, pred = workflow.predict(path, model_name, name=name,
                                         columns=_split(kwargs.get("columns")),
@@ -142,12 +137,10 @@ def train(**kwargs):
                        "the data folder with 'data_file', or give a datapool 'query'")
         recorder = runs.Recorder(run_id, model_name=kwargs.get("model_name"),
                                  model_type=params.model_type)
-        detector_config = None
-        given = _detector_options(kwargs)
-        if given:
-            from mods.anomaly.detector import DetectorConfig
+        from mods.anomaly.detector import DetectorConfig
 
-            detector_config = DetectorConfig.from_dict(given)
+        given = DetectorConfig.given(kwargs)
+        detector_config = DetectorConfig.from_dict(given) if given else None
         report = workflow.train(path, kwargs.get("model_name"), params, name=name,
                                 columns=_split(kwargs.get("columns")),
                                 time_column=kwargs.get("time_column"), on_epoch=recorder,

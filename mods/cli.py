@@ -9,6 +9,7 @@ import logging
 import os
 import sys
 
+from mods.anomaly.detector import DetectorConfig
 from mods.cliparser import Parser
 from mods.errors import ModsError
 from mods.files import atomic_write
@@ -49,17 +50,14 @@ def add_param_options(parser):
 def add_detector_options(parser, detect_time_only):
     """One ``--detector-<option>`` per anomaly detector option (all of them for training,
     for prediction only those not fixed at fit time)."""
-    from mods.anomaly.detector import DetectorConfig
-
     rows = DetectorConfig.detect_time_options() if detect_time_only \
         else DetectorConfig.describe()
-    group = parser.add_argument_group(
-        "anomaly detector", "options of the anomaly detector%s (default: %s)" % (
-            "" if not detect_time_only else " for this run",
-            "the defaults" if not detect_time_only else "the ones stored in the bundle"))
+    group = parser.add_argument_group("anomaly detector", (
+        "options for this run (default: the ones stored in the bundle)" if detect_time_only
+        else "stored in the bundle"))
     for name, typ, default, meta in rows:
         flag = "--detector-" + name.replace("_", "-")
-        help_ = meta["help"].replace("%%", "%").replace("%", "%%")  # argparse expands %
+        help_ = meta["help"].replace("%", "%%")  # argparse expands %
         if not detect_time_only:
             help_ += " (default: %s)" % (default,)
         if meta.get("min") is not None:
@@ -73,15 +71,6 @@ def add_detector_options(parser, detect_time_only):
             group.add_argument(flag, dest=dest, type=typ, default=None, choices=choices,
                                metavar=None if choices else {int: "N", float: "X"}.get(
                                    typ, "TEXT"), help=help_)
-
-
-def detector_options_from_args(args):
-    """``{option: value}`` of the ``--detector-*`` options given (None when none is)."""
-    from mods.anomaly.detector import DetectorConfig
-
-    given = {name: getattr(args, "detector_" + name) for name, *_ in DetectorConfig.describe()
-             if getattr(args, "detector_" + name, None) is not None}
-    return given or None
 
 
 def params_from_args(args):
@@ -142,7 +131,7 @@ def _predict(a):
 
     return workflow.predict(a.file, a.model_name, columns=_columns(a),
                             time_column=a.time_column, models_dir=a.models_dir,
-                            detector_overrides=detector_options_from_args(a))
+                            detector_overrides=DetectorConfig.given(vars(a)))
 
 
 # ---------------------------------------------------------------------------- mods-train
@@ -173,9 +162,8 @@ def train_main(argv=None):
 
     def run(a):
         from mods import workflow
-        from mods.anomaly.detector import DetectorConfig
 
-        detector = detector_options_from_args(a)
+        detector = DetectorConfig.given(vars(a))
         detector_config = DetectorConfig.from_dict(detector) if detector else None
 
         data, name, selection = a.data, None, None

@@ -219,14 +219,8 @@ def _thresholds(thr):
     """The thresholds used (method, warning, critical and the method's figures), JSON-able."""
     out = {}
     for key, value in (thr or {}).items():
-        if isinstance(value, (bool, np.bool_)):
-            out[key] = bool(value)
-        elif isinstance(value, (int, np.integer)):
-            out[key] = int(value)
-        elif isinstance(value, (float, np.floating)):
-            out[key] = float(value) if np.isfinite(value) else None
-        else:
-            out[key] = value
+        value = value.item() if isinstance(value, np.generic) else value
+        out[key] = _num(value) if isinstance(value, float) else value
     return out
 
 

@@ -45,7 +45,7 @@ def detector_fields(detect_time_only):
             kwargs["validate"] = validate.Range(min=meta["min"], max=meta["max"])
         elif name == "horizons":
             kwargs["validate"] = _valid_horizons
-        help_ = meta["help"].replace("%%", "%")
+        help_ = meta["help"]
         help_ += (" (this request only; default: the model's)" if detect_time_only
                   else " (default: %s)" % (default,))
         field_cls = {int: fields.Int, float: fields.Float, bool: fields.Bool}.get(typ,

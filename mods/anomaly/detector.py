@@ -284,7 +284,7 @@ class DetectorConfig(Options):
         "to put columns with heavy-tailed errors on the same scale (0 = off)", 0.0, 0.5))
     min_warning: float = field(default=4.6, metadata=_meta(
         "Smallest warning threshold on step scores (4.6 = -ln 0.01: never warn on what one "
-        "column does on 1 %% of validation rows; in robust standard deviations when "
+        "column does on 1 % of validation rows; in robust standard deviations when "
         "column_tail is 0)", 0.0, 1000.0))
     quantile_warning: float = field(default=0.999, metadata=_meta(
         "quantile method: validation score quantile of the warning level", 0.5, 1.0))
@@ -360,6 +360,14 @@ class DetectorConfig(Options):
     def detect_time_options(cls):
         """:meth:`describe` of the options a prediction may change (not fixed at fit time)."""
         return [row for row in cls.describe() if row[0] not in FIT_ONLY]
+
+    @staticmethod
+    def given(arguments, prefix="detector_"):
+        """``{option: value}`` of the ``<prefix><option>`` entries of ``arguments`` that are
+        set (the HTTP arguments and the CLI's ``--detector-*`` options); None when none is."""
+        given = {key[len(prefix):]: value for key, value in arguments.items()
+                 if key.startswith(prefix) and value is not None}
+        return given or None
 
     def check_trailing_cost(self, n):
         """Refuse a trailing dynamic window that would re-threshold too often on ``n`` rows.
