@@ -183,6 +183,83 @@ def make_progress_middleware():
     return progress
 
 
+def check_detector_arguments(arguments):
+    """Refuse a training's ``detector_<option>`` arguments that contradict each other.
+
+    Each argument alone is checked by its webargs field when DEEPaaS parses the request;
+    pairs (``quantile_warning`` below ``quantile_critical``, ``z_min`` below ``z_max``, a z
+    grid of at most 1,000 values...) only by :class:`~mods.anomaly.detector.DetectorConfig`,
+    which a training builds in its worker process: without this check a bad pair was
+    answered 200 and ended as a failed training.  Values a field cannot read are left to
+    DEEPaaS's own 400.
+
+    Parameters
+    ----------
+    arguments : mapping
+        The request's query and form arguments (strings).
+
+    Raises
+    ------
+    ConfigError
+        The options, read together, are inconsistent.
+    """
+    from marshmallow import ValidationError
+
+    from mods.anomaly.detector import DetectorConfig
+    from mods.schemas import detector_fields
+
+    given = {}
+    for name, field in detector_fields(False).items():
+        raw = arguments.get(name)
+        if raw is None or isinstance(raw, (bytes, bytearray)) or hasattr(raw, "file"):
+            continue
+        try:
+            value = field.deserialize(raw)
+        except ValidationError:
+            return  # DEEPaaS answers this one with its own 400
+        if value is not None:
+            given[name] = value
+    options = DetectorConfig.given(given)
+    if options:
+        DetectorConfig.from_dict(options)
+
+
+def make_form_check_middleware():
+    """Read the form of a prediction or training once, before DEEPaaS does.
+
+    * A malformed body (multipart without a boundary, or whose boundary never comes) made
+      aiohttp raise ``ValueError`` inside DEEPaaS's argument parser: a 500.  It is a 400
+      now, with aiohttp's reason.
+    * A training whose detector options contradict each other is answered 400 at once
+      (:func:`check_detector_arguments`) instead of being started.
+
+    aiohttp keeps the parsed form on the request, so DEEPaaS does not read the body again.
+    """
+    from aiohttp import web
+
+    from mods.errors import DataError, fail
+
+    routes = {"/models/%s/%s" % (MODEL, kind) for kind in ("predict", "train")}
+
+    @web.middleware
+    async def form_check(request, handler):
+        if request.method in ("POST", "PUT") and any(
+                request.path.rstrip("/").endswith(route) for route in routes):
+            arguments = dict(request.query)
+            if request.content_type in ("multipart/form-data",
+                                        "application/x-www-form-urlencoded"):
+                try:
+                    arguments.update(await request.post())
+                except ValueError as exc:
+                    raise fail(DataError, "malformed %s body: %s"
+                               % (request.content_type, str(exc)[:200])) from None
+            if request.path.rstrip("/").endswith("/train"):
+                check_detector_arguments(arguments)
+        return await handler(request)
+
+    return form_check
+
+
 def make_cancel_middleware(train_handler):
     """``DELETE /v2/models/mods/train/{uuid}``: cancel the training, answer its status.
 
@@ -535,6 +612,7 @@ async def build_app(conf):
     app.middlewares.append(make_error_middleware())
     app.middlewares.append(make_accept_middleware())
     app.middlewares.append(make_progress_middleware())
+    app.middlewares.append(make_form_check_middleware())
     for name, wrapper in model.V2_MODELS.items():
         if name == MODEL:
             app.on_cleanup.append(_separate_training_pool(wrapper, conf.train_workers))

@@ -500,6 +500,24 @@ BAD_REQUESTS = [
     dict(id="train-detector-option-out-of-range", method="PUT", path=TRAIN, data=None,
          params={"model_name": "x", "data_file": "small.tsv", "detector_horizons": "6,0"},
          contains=["detector_horizons", "integers in [2,"]),
+    dict(id="train-detector-options-inconsistent", method="PUT", path=TRAIN, data=None,
+         params={"model_name": "x", "data_file": "small.tsv",
+                 "detector_quantile_warning": 0.9999, "detector_quantile_critical": 0.999},
+         contains=["quantile_warning", "must be below quantile_critical"]),
+    dict(id="train-v2-detector-z-range-in-form", method="POST", path="/v2/models/mods/train/",
+         data=None, files={"model_name": (None, "x"), "data_file": (None, "small.tsv"),
+                           "detector_z_min": (None, "9"), "detector_z_max": (None, "3")},
+         contains=["z_min", "z_max"]),
+    dict(id="multipart-without-boundary", data=None,
+         headers={"Content-Type": "multipart/form-data"}, body=b"--xx\r\ngarbage",
+         contains=["malformed multipart/form-data body", "boundary"]),
+    dict(id="multipart-boundary-never-comes", data=None,
+         headers={"Content-Type": "multipart/form-data; boundary=xx"},
+         body=b"\x00\xff garbage", contains=["malformed multipart/form-data body"]),
+    dict(id="train-multipart-without-boundary", method="PUT", path=TRAIN, data=None,
+         params={"model_name": "x", "data_file": "small.tsv"},
+         headers={"Content-Type": "multipart/form-data"}, body=b"--xx\r\ngarbage",
+         contains=["malformed multipart/form-data body"]),
     # trainings: refused before starting (a data_file is given, so a missed check would
     # answer 200 and start a training)
     dict(id="train-unknown-model-type", method="PUT", path=TRAIN, data=None,
@@ -531,7 +549,7 @@ def test_bad_request_is_400_json(server, case):
     data = case.get("data", GOOD_300)
     files = case.get("files", upload(data) if data is not None else None)
     resp = requests.request(case.get("method", "POST"), server.url + case.get("path", PREDICT),
-                            params=case.get("params"), files=files,
+                            params=case.get("params"), files=files, data=case.get("body"),
                             headers=case.get("headers"), timeout=HTTP_TIMEOUT)
     assert_json_error(resp, 400, case["contains"])
 
