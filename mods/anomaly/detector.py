@@ -728,11 +728,7 @@ class Detector:
             thresholds = th.calibrate(cal, **cfg.threshold_params())
             if round_ == cfg.calibration_rounds:
                 break
-            # Trim what the quantile method calls critical, whatever the method: trimming at
-            # the warning level would also trim the normal tail away, round after round.
-            level = max(th.tail_quantile(cal, cfg.quantile_critical, cfg.quantile_tail),
-                        cfg.min_warning)
-            flags = np.nan_to_num(combined, nan=-np.inf) >= level
+            flags = self._trim_flags(combined, cal)
             starts, ends = merge_runs(flags, cfg.merge_gap)
             new = known_rows.copy()
             for s0, e0 in zip(starts, ends):
@@ -751,6 +747,15 @@ class Detector:
         self.thresholds = thresholds
         self.trimmed_fraction_ = float((excluded & ~known_rows).mean()) if m else 0.0
         self.excluded_fraction_ = float(known_rows.mean()) if m else 0.0
+
+    def _trim_flags(self, combined, cal):
+        """Rows a calibration round removes from the next one (before widening)."""
+        cfg = self.config
+        # Trim what the quantile method calls critical, whatever the method: trimming at
+        # the warning level would also trim the normal tail away, round after round.
+        level = max(th.tail_quantile(cal, cfg.quantile_critical, cfg.quantile_tail),
+                    cfg.min_warning)
+        return np.nan_to_num(combined, nan=-np.inf) >= level
 
     def _norm(self, step, keep):
         """Warning-quantile of a channel's calibration step scores (its scale)."""
