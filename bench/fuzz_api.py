@@ -131,6 +131,51 @@ def _judge(case, response, elapsed):
     return None
 
 
+# Bodies that do not parse as what their Content-Type says (schemathesis only builds ones that
+# do): each must get a JSON 4xx, never a 500 or no answer.
+MALFORMED_BODIES = (
+    ("multipart/form-data", b"--xx\r\ngarbage"),  # no boundary parameter
+    ("multipart/form-data; boundary=xx", b"\x00\xff garbage"),  # boundary never comes
+    ("multipart/form-data; boundary=xx", b"--xx\r\nContent-Disposition: form-data; "
+     b"name=\"data\"; filename=\"a.tsv\"\r\n\r\nconn_in\n1\n"),  # cut before its end
+    ("multipart/form-data; boundary=xx", b"--xx\r\n\r\nno headers\r\n--xx--\r\n"),
+    ("application/x-www-form-urlencoded", b"\xff\xfe=%zz&&=&model_name=%00"),
+    ("application/json", b"{not json"),
+    ("text/tab-separated-values", b"conn_in\tconn_out\n1\t2\n"),
+)
+
+
+class _Sent:
+    """What :func:`_judge` reads of a request: its headers."""
+
+    def __init__(self, headers):
+        self.headers = headers
+
+
+def malformed_bodies(session, url, method, request_timeout):
+    """Send :data:`MALFORMED_BODIES` to one operation; yield ``(failure kind or None,
+    detail)`` per request (``model_name``/``data_file`` in the query, so that a training
+    route that missed the body's problem would start a training)."""
+    import requests
+
+    for content_type, body in MALFORMED_BODIES:
+        headers = {"Content-Type": content_type}
+        try:
+            response = session.request(method, url, data=body, headers=headers,
+                                       params={"model_name": "fuzz-raw",
+                                               "data_file": "small.tsv"},
+                                       timeout=request_timeout)
+        except requests.Timeout:
+            yield "hung", "%s %s (%s): no answer" % (method, url, content_type)
+            continue
+        except requests.ConnectionError as exc:
+            yield "connection", str(exc)[:200]
+            continue
+        kind = _judge(_Sent(headers), response, 0.0)
+        yield kind, "%s %s (%s): %s %s" % (method, url, content_type, response.status_code,
+                                            response.text[:300])
+
+
 def fuzz(url, examples, seed, request_timeout, derandomize=True):
     """Run schemathesis on every operation; return the summary dict."""
     import requests
@@ -201,6 +246,19 @@ def fuzz(url, examples, seed, request_timeout, derandomize=True):
             print("fuzz: %s %s %s done (%d requests so far)"
                   % (operation.method.upper(), operation.path, method.name,
                      counts["requests"]), file=sys.stderr, flush=True)
+
+    for method, path in sorted({(op.ok().method.upper(), op.ok().path)
+                                for op in schema.get_all_operations()
+                                if op.ok().method.upper() in ("POST", "PUT")}):
+        for kind, detail in malformed_bodies(session, url + path, method, request_timeout):
+            counts["requests"] += 1
+            per_op["%s %s" % (method, path)] += 1
+            if kind:
+                counts[kind] += 1
+                if len(failures) < 50:
+                    failures.append({"kind": kind, "detail": detail})
+        print("fuzz: %s %s malformed bodies done (%d requests so far)"
+              % (method, path, counts["requests"]), file=sys.stderr, flush=True)
 
     stuck = _wait_trainings(session, url, train_uuids)
     counts["stuck_trainings"] = len(stuck)

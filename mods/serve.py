@@ -58,6 +58,15 @@ def _json_error(status, message):
                              status=status)
 
 
+def _has_message(body):
+    """Whether a JSON error body is already in MODS's form (a ``message``)."""
+    try:
+        doc = json.loads(body)
+    except (TypeError, ValueError):
+        return False
+    return isinstance(doc, dict) and bool(doc.get("message"))
+
+
 def _validation_message(body):
     """One line from webargs' ``{"field": ["msg"]}`` JSON body."""
     try:
@@ -98,8 +107,14 @@ def make_error_middleware():
         except web.HTTPException as exc:
             # aiohttp/DEEPaaS errors (unknown route or training, wrong method) are plain
             # text: answer them as JSON too, keeping the status and the Allow header
-            if exc.status < 400 or exc.content_type == "application/json":
+            if exc.status < 400:
                 raise
+            if exc.content_type == "application/json":
+                if _has_message(exc.text):
+                    raise
+                # webargs' own JSON, e.g. {"json": ["Invalid JSON body."]} for a body
+                # sent as application/json that does not parse
+                return _json_error(exc.status, _validation_message(exc.text))
             response = _json_error(exc.status, "%s: %s %s" % (
                 exc.reason.lower(), request.method, request.path[:200]))
             if "Allow" in exc.headers:
