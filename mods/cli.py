@@ -183,6 +183,12 @@ def train_main(argv=None):
                                                         report["epochs_run"],
                                                         report["training_time_s"]))
             _print_metrics(m)
+            d = report.get("detector")
+            if d:
+                print("anomaly thresholds (%s): warning %.4g, critical %.4g; calibration rows "
+                      "left out: %.1f %% in noisy blocks, %.1f %% trimmed"
+                      % (d["method"], d["warning"], d["critical"],
+                         100 * d["noisy_blocks_fraction"], 100 * d["trimmed_fraction"]))
     return _run(run, args, "mods-train")
 
 

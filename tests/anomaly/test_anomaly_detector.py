@@ -246,3 +246,41 @@ def test_band_edge_is_the_sustained_warning_level(data, detector):
     assert edge.column_scores[-1, col] == pytest.approx(0.5, abs=1e-6)
     actual[:, col] = found.band_low[:, col]
     assert detector.detect(actual, fc).column_scores[-1, col] == pytest.approx(0.5, abs=1e-6)
+
+
+def _blocks_series(seed, n_blocks, incidents=(), size=144):
+    """Two columns of residual noise in ``n_blocks`` blocks of ``size`` rows, plus
+    ``(start, length, shift)`` level shifts of the first column (unlabelled incidents)."""
+    rng = np.random.default_rng(seed)
+    n = n_blocks * size
+    actual = 100 + rng.normal(0, 1, (n, 2))
+    forecast = actual - rng.normal(0, 1, (n, 2))
+    for start, length, shift in incidents:
+        actual[start:start + length, 0] += shift
+    return actual, forecast
+
+
+def test_block_trim_leaves_out_the_blocks_of_unlabelled_incidents():
+    incidents = [(3 * 144 + 30, 30, 8.0), (17 * 144 + 30, 30, 8.0)]
+    actual, forecast = _blocks_series(0, 30, incidents)
+    off = Detector(DetectorConfig(horizons="")).fit(actual, forecast)
+    on = Detector(DetectorConfig(horizons="", block_trim=1.6)).fit(actual, forecast)
+    assert off.noisy_fraction_ == 0.0
+    assert on.noisy_fraction_ == pytest.approx(2 / 30)  # the two blocks, nothing else
+    clean = Detector(DetectorConfig(horizons="", block_trim=1.6)).fit(*_blocks_series(0, 30))
+    assert clean.noisy_fraction_ == 0.0
+    again = Detector.from_json(on.to_json())
+    assert again.config.block_trim == 1.6 and again.thresholds == on.thresholds
+
+
+def test_block_trim_never_leaves_out_more_than_half_and_needs_enough_blocks():
+    # a noise level that rises for good (20 of 30 blocks) is the norm, not 20 incidents
+    lasting = [(b * 144, 144, 8.0) for b in range(10, 30)]
+    det = Detector(DetectorConfig(horizons="", block_trim=1.6)).fit(
+        *_blocks_series(1, 30, lasting))
+    assert det.noisy_fraction_ <= 0.5
+    few = Detector(DetectorConfig(horizons="", block_trim=1.6)).fit(
+        *_blocks_series(2, 5, [(144 + 30, 30, 8.0)]))
+    assert few.noisy_fraction_ == 0.0  # 5 blocks: too few to tell an incident apart
+    with pytest.raises(ConfigError, match="block_rows"):
+        DetectorConfig(block_rows=1)

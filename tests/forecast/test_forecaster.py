@@ -66,6 +66,10 @@ def test_early_stopping_restores_best(data):
     assert 1 <= report["best_epoch"] <= report["epochs_run"]
     assert len(report["history"]) == report["epochs_run"]
     assert report["training_time_s"] > 0
+    det = report["detector"]  # what the calibration did, for the user to see
+    assert det["method"] == "dynamic" and 0 < det["warning"] < det["critical"]
+    assert det["noisy_blocks_fraction"] == 0.0  # block_trim is off by default
+    assert 0.0 <= det["trimmed_fraction"] < 0.5
 
 
 def test_split_is_chronological():
