@@ -336,6 +336,10 @@ def test_train_tiny_model_upload(server, tiny_model):
     assert out["columns"] == FEATURES
     for key in ("model", "naive", "seasonal_naive"):
         assert out["metrics"][key]["mae"] >= 0
+    # what the detector's calibration did (thresholds, calibration rows left out)
+    assert out["detector"]["method"] == "quantile"  # as asked (detector_method)
+    assert 0 < out["detector"]["warning"] < out["detector"]["critical"]
+    assert out["detector"]["noisy_blocks_fraction"] == 0.0
     # the uploaded file is described, not dumped
     assert final["args"]["data"]["original_filename"] == "train.tsv"
     assert final["args"]["num_epochs"] == 2 and final["args"]["blocks"] == 8
