@@ -258,8 +258,8 @@ def make_form_check_middleware():
 
     @web.middleware
     async def form_check(request, handler):
-        if request.method in ("POST", "PUT") and any(
-                request.path.rstrip("/").endswith(route) for route in routes):
+        path = request.path.rstrip("/")
+        if request.method in ("POST", "PUT") and any(path.endswith(r) for r in routes):
             arguments = dict(request.query)
             if request.content_type in ("multipart/form-data",
                                         "application/x-www-form-urlencoded"):
@@ -268,7 +268,7 @@ def make_form_check_middleware():
                 except ValueError as exc:
                     raise fail(DataError, "malformed %s body: %s"
                                % (request.content_type, str(exc)[:200])) from None
-            if request.path.rstrip("/").endswith("/train"):
+            if path.endswith("/train"):
                 check_detector_arguments(arguments)
         return await handler(request)
 

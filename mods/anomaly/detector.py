@@ -585,7 +585,7 @@ class Detector:
         self.calibration_scores = None
         self.columns = None
         self.joint_norm_ = None
-        self.noisy_fraction_ = 0.0
+        self.noisy_fraction_ = self.trimmed_fraction_ = 0.0
 
     @property
     def horizons(self):
@@ -757,18 +757,15 @@ class Detector:
                     keep &= ~shifted(tainted, h)
                 if (keep & np.isfinite(r).all(axis=1)).sum() < FEW_FIT_ROWS:
                     continue
-                scorer = ResidualScorer(max(span, 0), cfg.spread_floor, cfg.column_tail,
-                                        median=max(-span, 0)).fit(
-                    np.where(keep[:, None], r, np.nan), np.where(keep[:, None], a, np.nan))
-                step = combine_columns(scorer.column_scores(r))[:n_blocks * size]
+                step = self._fit_scorer(r, a, span, keep).step_scores(r)[:n_blocks * size]
                 blocks = step.reshape(n_blocks, size)
                 full = np.isfinite(blocks).sum(axis=1) >= size // 2
+                if not full.any():
+                    continue
                 stat = np.full(n_blocks, np.nan)
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", RuntimeWarning)
                     stat[full] = np.nanquantile(blocks[full], 0.95, axis=1)
-                if not full.any():
-                    continue
                 new |= np.nan_to_num(stat, nan=-np.inf) > cfg.block_trim * np.nanmedian(stat)
             was = out[starts]
             if not (new & ~was).any():
@@ -800,10 +797,7 @@ class Detector:
                     keep &= ~shifted(tainted, h)
                 if (keep & np.isfinite(r).all(axis=1)).sum() < FEW_FIT_ROWS:
                     keep = np.ones(m, dtype=bool)  # too little left: do not trim this one
-                rk = np.where(keep[:, None], r, np.nan)
-                ak = np.where(keep[:, None], a, np.nan)
-                scorer = ResidualScorer(max(span, 0), cfg.spread_floor, cfg.column_tail,
-                                        median=max(-span, 0)).fit(rk, ak)
+                scorer = self._fit_scorer(r, a, span, keep)
                 cs = scorer.column_scores(r)
                 step = combine_columns(cs)
                 scorers.append(scorer)
@@ -842,6 +836,25 @@ class Detector:
         self.thresholds = thresholds
         self.trimmed_fraction_ = float((excluded & ~known_rows).mean()) if m else 0.0
         self.excluded_fraction_ = float(known_rows.mean()) if m else 0.0
+
+    def _fit_scorer(self, r, a, span, keep):
+        """A channel's scorer fitted on the rows ``keep`` of its residuals ``r`` (``span``
+        < 0: a rolling median of ``-span`` rows instead of an EWMA)."""
+        cfg = self.config
+        return ResidualScorer(max(span, 0), cfg.spread_floor, cfg.column_tail,
+                              median=max(-span, 0)).fit(np.where(keep[:, None], r, np.nan),
+                                                        np.where(keep[:, None], a, np.nan))
+
+    def calibration_summary(self):
+        """What the calibration did, for a training report: the thresholds' method and
+        levels, and the fractions of calibration rows left out as noisy blocks
+        (``block_trim``) and by the calibration rounds."""
+        self._check_fitted()
+        return {"method": self.thresholds["method"],
+                "warning": round(float(self.thresholds["warning"]), 4),
+                "critical": round(float(self.thresholds["critical"]), 4),
+                "noisy_blocks_fraction": round(self.noisy_fraction_, 4),
+                "trimmed_fraction": round(self.trimmed_fraction_, 4)}
 
     def _trim_flags(self, combined, cal):
         """Rows a calibration round removes from the next one (before widening)."""

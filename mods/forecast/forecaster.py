@@ -209,15 +209,7 @@ class Forecaster:
             "metrics": evaluation,
         }
         if fc.detector is not None:
-            det = fc.detector
-            report["detector"] = {
-                "method": det.thresholds["method"],
-                "warning": round(float(det.thresholds["warning"]), 4),
-                "critical": round(float(det.thresholds["critical"]), 4),
-                # calibration rows left out: noisy blocks (block_trim) and rows trimmed by
-                # the calibration rounds
-                "noisy_blocks_fraction": round(float(getattr(det, "noisy_fraction_", 0.0)), 4),
-                "trimmed_fraction": round(float(getattr(det, "trimmed_fraction_", 0.0)), 4)}
+            report["detector"] = fc.detector.calibration_summary()
         fc.info["training"] = {k2: v for k2, v in report.items() if k2 != "metrics"}
         fc.info["metrics"] = evaluation
         LOG.info("trained %s: %d epochs (best %d) in %.1f s; test MAE ratio vs naive %s",
