@@ -245,8 +245,9 @@ def make_form_check_middleware():
     * A malformed body (multipart without a boundary, or whose boundary never comes) made
       aiohttp raise ``ValueError`` inside DEEPaaS's argument parser: a 500.  It is a 400
       now, with aiohttp's reason.
-    * A training whose detector options contradict each other is answered 400 at once
-      (:func:`check_detector_arguments`) instead of being started.
+    * A training whose detector options contradict each other
+      (:func:`check_detector_arguments`), or whose ``data_file`` is not a file of the data
+      folder, is answered 400 at once instead of being started.
 
     aiohttp keeps the parsed form on the request, so DEEPaaS does not read the body again.
     """
@@ -270,6 +271,13 @@ def make_form_check_middleware():
                                % (request.content_type, str(exc)[:200])) from None
             if path.endswith("/train"):
                 check_detector_arguments(arguments)
+                if not arguments.get("data") and not arguments.get("query") \
+                        and arguments.get("data_file"):
+                    # the training would read it first (mods.api.train): a missing file or
+                    # a path trick is a 400 now, not a training that fails
+                    from mods import workflow
+
+                    workflow.resolve_data_file(arguments["data_file"])
         return await handler(request)
 
     return form_check

@@ -406,10 +406,7 @@ def test_train_from_data_file_v2(server, tiny_model):
 # --------------------------------------------------------------------------- 5. failed trainings
 
 @pytest.mark.parametrize("case", [
-    dict(id="missing-data-file", params={"data_file": "nosuch.tsv"},
-         contains=["nosuch.tsv", "small.tsv"]),
-    dict(id="data-file-path-trick", params={"data_file": "../small.tsv"},
-         contains=["invalid data file name"]),
+    # (a missing data_file or a path trick in it: refused before starting, 6. bad requests)
     dict(id="no-data", params={}, contains=["no training data"]),
     dict(id="too-few-rows", params={}, data=tsv_bytes(10, seed=3), contains=["at least"]),
     dict(id="unknown-column", params={"columns": "nope"}, data=tsv_bytes(100, seed=3),
@@ -504,6 +501,12 @@ BAD_REQUESTS = [
     dict(id="train-detector-option-out-of-range", method="PUT", path=TRAIN, data=None,
          params={"model_name": "x", "data_file": "small.tsv", "detector_horizons": "6,0"},
          contains=["detector_horizons", "integers in [2,"]),
+    dict(id="train-data-file-missing", method="PUT", path=TRAIN, data=None,
+         params={"model_name": "x", "data_file": "nosuch.tsv"},
+         contains=["no data file 'nosuch.tsv'", "available", "small.tsv"]),
+    dict(id="train-data-file-dotdot", method="POST", path="/v2/models/mods/train/", data=None,
+         params={"model_name": "x", "data_file": "../small.tsv"},
+         contains=["invalid data file name", "no path separators"]),
     dict(id="train-detector-options-inconsistent", method="PUT", path=TRAIN, data=None,
          params={"model_name": "x", "data_file": "small.tsv",
                  "detector_quantile_warning": 0.9999, "detector_quantile_critical": 0.999},
