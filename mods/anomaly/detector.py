@@ -237,15 +237,18 @@ from mods.anomaly.horizons import check_horizons
 from mods.anomaly.masking import final_flags, recent, shifted
 from mods.anomaly.scorers import (MAD_TO_STD, ResidualScorer, as_2d, combine_columns,
                                   joint_scores)
+from mods.anomaly.seasonal import seasonal_expectation
 from mods.options import Options, meta as _meta
 
-STATE_VERSION = 3
-READABLE_VERSIONS = (1, 2, 3)  # 1: one-step channel only; 2: no joint/sustained
+STATE_VERSION = 4
+READABLE_VERSIONS = (1, 2, 3, 4)  # 1: one-step channel only; 2: no joint/sustained;
+# 3: no seasonal channel
 MIN_FIT_ROWS = 2  # below this nothing can be estimated
 FEW_FIT_ROWS = 100  # below this the thresholds are rough: a warning is logged
 # Fields that change how scores are computed: fixed at fit time.
 FIT_ONLY = ("smoothing", "spread_floor", "column_tail", "calibration_rows", "horizons",
-            "calibration_rounds", "block_trim", "block_rows", "joint", "sustained")
+            "calibration_rounds", "block_trim", "block_rows", "joint", "sustained",
+            "seasonal_days", "seasonal_min_days", "season_rows")
 MIN_RESCALE_ROWS = 50  # rows needed on each side to rescale in-sample residuals
 # Fields that change the calibrated thresholds (re-calibrated from the stored validation
 # scores when overridden at detect time).
@@ -253,6 +256,7 @@ THRESHOLD_FIELDS = ("method", "min_warning", "quantile_warning", "quantile_criti
                     "quantile_scale", "quantile_tail",
                     "k_warning", "k_critical", "z_min", "z_max", "z_step", "prune_p",
                     "dynamic_buffer", "dynamic_critical_ratio")
+DEFAULT_SEASON = 144  # rows in a day when the data's time step is unknown (10 minutes)
 MIN_BLOCKS = 6  # fewer calibration blocks: no robust calibration by blocks
 BLOCK_TRIM_ROUNDS = 4  # most searches for noisy blocks
 MAX_Z_GRID = 1000  # most z values of the dynamic method's grid
@@ -298,6 +302,16 @@ class DetectorConfig(Options):
         "Rows of the rolling median of a 'sustained deviation' channel on the residuals of "
         "the shortest horizon (0 = off): deviations shorter than half of it (normal bursts) "
         "do not count, lasting ones count whole", 0, 1000))
+    seasonal_days: int = field(default=7, metadata=_meta(
+        "Seasonal channel: the median of the same time of day over this many previous days "
+        "is a row's expectation, scored like a forecast (slow drifts, level shifts and one "
+        "counter running high for hours depart from it; 0 = off)", 0, 100))
+    seasonal_min_days: int = field(default=3, metadata=_meta(
+        "Seasonal channel: a row with fewer previous days than this (at most seasonal_days) "
+        "gets no seasonal score", 1, 100))
+    season_rows: int = field(default=0, metadata=_meta(
+        "Rows in one day, for the seasonal channel (0 = from the training data's time "
+        "step, 144 = one day of 10-minute rows when it has none)", 0, 100000))
     joint: bool = field(default=False, metadata=_meta(
         "Also score each row of each channel by the sum of its column scores (Fisher's "
         "combination of the columns' surprises), calibrated like a channel of its own: "
@@ -586,11 +600,21 @@ class Detector:
         self.columns = None
         self.joint_norm_ = None
         self.noisy_fraction_ = self.trimmed_fraction_ = 0.0
+        self.season_ = None
 
     @property
     def horizons(self):
-        """Horizons (rows) whose forecasts :meth:`detect` uses, besides the one-step ones."""
-        return sorted({int(ch["horizon"]) for ch in self.channels})
+        """Horizons (rows) whose forecasts :meth:`detect` uses, besides the one-step ones
+        (the seasonal channel needs none: it reads the actual values)."""
+        return sorted({int(ch["horizon"]) for ch in self.channels if not ch.get("seasonal")})
+
+    def seasonal_forecasts(self, actual, start=0):
+        """The seasonal channel's expectation of rows ``start:`` of ``actual`` (n, f): the
+        median of the same time of day over the previous ``seasonal_days`` days
+        (:mod:`mods.anomaly.seasonal`; NaN where fewer than ``seasonal_min_days``)."""
+        cfg = self.config
+        return seasonal_expectation(actual, int(self.season_ or DEFAULT_SEASON),
+                                    cfg.seasonal_days, cfg.seasonal_min_days, start=start)
 
     def wanted_horizons(self, config=None):
         """Horizons :meth:`fit` would use if it got their forecasts (from the config)."""
@@ -625,7 +649,7 @@ class Detector:
         return s if h <= 1 else min(int(h), 2 * s)
 
     def fit(self, actual, forecast, columns=None, extra=None, in_sample=None, context=None,
-            exclude=None):
+            exclude=None, season=None):
         """Fit the scorers and calibrate the thresholds on calibration rows.
 
         Parameters
@@ -650,6 +674,9 @@ class Detector:
             Rows known to be anomalous (labelled incidents): they calibrate nothing, nor do
             the EWMA span of rows after them, nor, for a horizon channel, the rows forecast
             from them.
+        season : int, optional
+            Rows in one day at the data's time step, for the seasonal channel when
+            ``season_rows`` is 0 (default 144, one day of 10-minute rows).
 
         Returns
         -------
@@ -703,6 +730,10 @@ class Detector:
                 raise fail(DataError, "exclude has shape %s, expected (%d,)"
                            % (known.shape, n))
         first = int(np.argmax(ok))
+        self.season_ = int(cfg.season_rows or season or DEFAULT_SEASON)
+        if self.season_ < 1:
+            raise fail(ConfigError, "season must be a number of rows >= 1, got %r" % (season,))
+        seasonal = self.seasonal_forecasts(a)[first:] if cfg.seasonal_days else None
         a, ins, known = a[first:], ins[first:], known[first:]
         # A horizon channel needs as many calibration rows as a rough threshold does.
         hs = [h for h in horizons if h in extra and np.isfinite(
@@ -714,10 +745,24 @@ class Detector:
             res.append(res[-1])
             hs = hs + [hs[-1]]
             spans.append(-int(cfg.sustained))  # negative: a rolling median of that many rows
+        # The seasonal channel (model-free: no in-sample rescaling), last; off when too few
+        # calibration rows have a seasonal expectation (under seasonal_min_days + 1 days).
+        with_seasonal = seasonal is not None and self.season_ >= 2 and np.isfinite(
+            a - seasonal).all(axis=1).sum() >= FEW_FIT_ROWS
+        if seasonal is not None and not with_seasonal:
+            LOG.info("seasonal channel left out: a day of %d row(s), or fewer than %d "
+                     "calibration rows with %d previous days", self.season_, FEW_FIT_ROWS,
+                     cfg.seasonal_min_days)
+        if with_seasonal:
+            res.append(a - seasonal)
+            hs = hs + [self.season_]
+            spans.append(self._span(self.season_))
         self.context = int(context) if context is not None else max(cfg.smoothing, 1)
         noisy = self._noisy_blocks(a, res, [1] + hs, spans, known)
         self.noisy_fraction_ = float(noisy.mean()) if noisy.size else 0.0
         self._calibrate(a, res, [1] + hs, spans, known | noisy)
+        if with_seasonal:
+            self.channels[-1]["seasonal"] = True
         self.columns = None if columns is None else [str(c) for c in columns]
         return self
 
@@ -829,7 +874,7 @@ class Detector:
         self.norm_ = norms[0]
         self.joint_norm_ = jnorms[0] if joint else None
         self.channels = [{"horizon": int(h), "span": int(span), "scorer": sc, "norm": q,
-                          "joint_norm": jnorms[i + 1] if joint else None}
+                          "joint_norm": jnorms[i + 1] if joint else None, "seasonal": False}
                          for i, (h, span, sc, q) in enumerate(
                              zip(hs[1:], spans[1:], scorers[1:], norms[1:]))]
         self.calibration_scores = cal
@@ -911,10 +956,11 @@ class Detector:
         return th.calibrate(self.calibration_scores, **config.threshold_params())
 
     def channel_list(self):
-        """``(horizon, scorer, norm, joint_norm)`` of every channel, one-step first."""
-        out = [(1, self.scorer, self.norm_ or 1.0, self.joint_norm_)]
-        out += [(ch["horizon"], ch["scorer"], ch["norm"], ch.get("joint_norm"))
-                for ch in self.channels]
+        """``(horizon, scorer, norm, joint_norm, seasonal)`` of every channel, one-step
+        first; ``seasonal`` is True for the seasonal channel (its horizon: a day's rows)."""
+        out = [(1, self.scorer, self.norm_ or 1.0, self.joint_norm_, False)]
+        out += [(ch["horizon"], ch["scorer"], ch["norm"], ch.get("joint_norm"),
+                 bool(ch.get("seasonal"))) for ch in self.channels]
         return out
 
     @staticmethod
@@ -979,11 +1025,14 @@ class Detector:
         parts, joints = [], []
         hs = []
         ref = self.norm_ or 1.0
-        for h, scorer, norm, jnorm in self.channel_list():
-            if h > 1 and h not in extra:
+        for h, scorer, norm, jnorm, seasonal in self.channel_list():
+            if seasonal:
+                cs = scorer.column_scores(a - self.seasonal_forecasts(a))
+            elif h > 1 and h not in extra:
                 LOG.debug("no forecasts of horizon %d given: that channel is left out", h)
                 continue
-            cs = scorer.column_scores(resid if h == 1 else a - extra[h])
+            else:
+                cs = scorer.column_scores(resid if h == 1 else a - extra[h])
             parts.append(cs * (ref / norm))
             if jnorm is not None:
                 joints.append(joint_scores(cs) * (ref / jnorm))
@@ -1036,14 +1085,16 @@ class Detector:
                 "norm": None if self.norm_ is None else float(self.norm_),
                 "context": self.context,
                 "joint_norm": self.joint_norm_,
+                "season": self.season_,
                 "channels": [{"horizon": ch["horizon"], "span": ch["span"],
                               "norm": float(ch["norm"]), "joint_norm": ch.get("joint_norm"),
+                              "seasonal": bool(ch.get("seasonal")),
                               "scorer": ch["scorer"].to_dict()}
                              for ch in self.channels]}
 
     @classmethod
     def from_dict(cls, data):
-        """Rebuild a fitted detector from :meth:`to_dict` output (state version 1, 2 or 3).
+        """Rebuild a fitted detector from :meth:`to_dict` output (state version 1 to 4).
 
         Raises
         ------
@@ -1057,6 +1108,8 @@ class Detector:
             config = dict(data["config"])
             if data["version"] == 1:
                 config.setdefault("horizons", "")
+            if data["version"] < 4:
+                config.setdefault("seasonal_days", 0)  # fitted before the seasonal channel
             det = cls(DetectorConfig.from_dict(config, strict=False))
             det.scorer = ResidualScorer.from_dict(data["scorer"])
             det.thresholds = dict(data["thresholds"])
@@ -1065,6 +1118,7 @@ class Detector:
             det.norm_ = data.get("norm")
             det.joint_norm_ = _positive_or_none(data.get("joint_norm"))
             det.context = data.get("context")
+            det.season_ = None if data.get("season") is None else int(data["season"])
             det.channels = []
             for ch in data.get("channels") or []:
                 scorer = ResidualScorer.from_dict(ch["scorer"])
@@ -1073,7 +1127,9 @@ class Detector:
                 det.channels.append({"horizon": check_horizons([ch["horizon"]])[0],
                                      "span": int(ch["span"]), "norm": float(ch["norm"]),
                                      "joint_norm": _positive_or_none(ch.get("joint_norm")),
-                                     "scorer": scorer})
+                                     "seasonal": bool(ch.get("seasonal")), "scorer": scorer})
+                if ch.get("seasonal") and not (det.season_ and det.season_ >= 1):
+                    raise ValueError("seasonal channel without a season")
             if det.channels and not (det.norm_ is not None and float(det.norm_) > 0):
                 raise ValueError("missing norm")
             float(det.thresholds["warning"]), float(det.thresholds["critical"])

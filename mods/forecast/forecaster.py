@@ -91,6 +91,12 @@ class Forecaster:
         return self.params.steps_ahead
 
     @property
+    def season(self):
+        """Rows in one day at the training data's time step (144 when it had none)."""
+        seconds = self.info.get("freq_seconds")
+        return metrics.infer_season(None if not seconds else "%gs" % seconds)
+
+    @property
     def first_origin(self):
         """First row from which a forecast can be made."""
         return W.first_origin(self.sequence_len, self.transform.offset)
@@ -246,7 +252,7 @@ class Forecaster:
         known = None if labels is None else np.asarray(labels) > 0
         self.detector = detector.fit(values, step1, extra=extra, in_sample=split.train_end,
                                      context=self.sequence_len + self.transform.offset,
-                                     exclude=known)
+                                     exclude=known, season=self.season)
         return self.detector
 
     # ------------------------------------------------------------------ inference

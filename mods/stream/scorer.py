@@ -11,6 +11,8 @@
   per step for all origins together, only as far as the rows that arrived need it), and
   the forecasts already made for the next row;
 * per channel and column, the state of the causal EWMA of the normalised residuals;
+* for the seasonal channel, the last ``seasonal_days`` days of rows in original units
+  (:mod:`mods.anomaly.seasonal`: 1,008 rows of 10-minute data);
 * the warning flags of the last ``max(horizon) + context + mask_margin`` rows (horizon
   masking), and with a trailing dynamic threshold (``dynamic_window > 0``) the last
   ``dynamic_window`` step scores;
@@ -297,8 +299,9 @@ class _Forecasts:
 class _Channel:
     """Incremental :class:`~mods.anomaly.scorers.ResidualScorer` column scores."""
 
-    def __init__(self, horizon, scorer, factor, joint_factor=None):
+    def __init__(self, horizon, scorer, factor, joint_factor=None, seasonal=False):
         self.horizon = int(horizon)
+        self.seasonal = bool(seasonal)
         self.scorer = scorer
         self.factor = float(factor)
         self.joint_factor = joint_factor
@@ -371,12 +374,17 @@ class StreamScorer:
             self.thresholds = dict(thr)
             horizons = det.horizons
             ref = det.norm_ or 1.0
-            self.channels = [_Channel(h, sc, ref / norm, None if jn is None else ref / jn)
-                             for h, sc, norm, jn in det.channel_list()]
+            self.channels = [_Channel(h, sc, ref / norm, None if jn is None else ref / jn,
+                                      seasonal)
+                             for h, sc, norm, jn, seasonal in det.channel_list()]
+            # rows the seasonal channel reads (the last seasonal_days days), oldest first
+            self.keep = det.season_ * det.config.seasonal_days \
+                if any(ch.seasonal for ch in self.channels) else 0
+            self.past = np.zeros((0, self.f))
             self.context = int(det.context or 1)
             self.mask = bool(self.cfg.mask_horizons) and len(self.channels) > 1
             self.margin = int(self.cfg.mask_margin)
-            memory = (max(horizons) if horizons else 0) + self.context + self.margin + 1
+            memory = max(ch.horizon for ch in self.channels) + self.context + self.margin + 1
             self.flags = collections.deque(maxlen=memory)  # final flags of recent rows
             self.trail_raw = _Trailing(thr, self.cfg)
             self.trail = _Trailing(thr, self.cfg)
@@ -395,6 +403,7 @@ class StreamScorer:
         if self.det is not None:
             out.update({"flag_memory": len(self.flags),
                         "event_open": self.event is not None,
+                        "seasonal_rows": int(self.past.shape[0]),
                         "trailing_scores": len(self.trail.past)
                         if self.cfg.dynamic_window else 0})
         return out
@@ -464,7 +473,13 @@ class StreamScorer:
 
     def _detect_block(self, t0, rows, actual, fcs):
         b = actual.shape[0]
-        scored = [ch.scores(actual - fcs[ch.horizon]) for ch in self.channels]
+        if self.keep:
+            rows_seen = np.concatenate([self.past, actual])
+            fcs = dict(fcs, seasonal=self.det.seasonal_forecasts(
+                rows_seen, start=self.past.shape[0]))
+            self.past = rows_seen[-self.keep:]
+        scored = [ch.scores(actual - fcs["seasonal" if ch.seasonal else ch.horizon])
+                  for ch in self.channels]
         parts = [cs for cs, _ in scored]
         joints = [jt for _, jt in scored if jt is not None]
         step = Detector.step_scores(parts, joints)

@@ -194,7 +194,7 @@ def test_a_level_shift_the_one_step_forecast_follows_is_found_by_a_horizon_chann
     hits = [e for e in found.events if 1490 <= e["start"] <= 1520]
     assert hits and hits[0]["horizon"] > 1, found.events
     # the one-step channel alone misses it
-    alone = Detector(DetectorConfig(horizons="")).fit(toy(seed=1), persistence(toy(seed=1), 1))
+    alone = Detector(DetectorConfig(horizons="", seasonal_days=0)).fit(toy(seed=1), persistence(toy(seed=1), 1))
     assert not [e for e in alone.detect(x, persistence(x, 1)).events
                 if 1490 <= e["start"] <= 1520]
     # few events on the clean part (3 with the column maxima alone, 5 with the joint score:
@@ -237,14 +237,17 @@ def test_multi_channel_detection_is_causal_and_survives_a_round_trip(options):
     later = det.detect(y, persistence(y, 1), extra={h: persistence(y, h) for h in (6, 72)})
     np.testing.assert_array_equal(found.scores[:1200], later.scores[:1200])
     state = json.loads(json.dumps(det.to_dict()))
-    assert state["version"] == 3
-    channels = [(c["horizon"], c["span"]) for c in state["channels"]]
+    assert state["version"] == 4
+    channels = [(c["horizon"], c["span"], c["seasonal"]) for c in state["channels"]]
+    # the seasonal channel comes last: a day of 144 rows (the default), EWMA span 24
     if options:  # + the sustained (rolling median) channel on the 72-row residuals
-        assert channels == [(6, 6), (72, 24), (72, -24)]
+        assert channels == [(6, 6, False), (72, 24, False), (72, -24, False),
+                            (144, 24, True)]
         assert state["joint_norm"] > 0 and all(c["joint_norm"] > 0 for c in state["channels"])
     else:
-        assert channels == [(6, 6), (72, 24)]
+        assert channels == [(6, 6, False), (72, 24, False), (144, 24, True)]
         assert state["joint_norm"] is None
+    assert state["season"] == 144 and det.horizons == [6, 72]
     again = Detector.from_dict(state)
     other = again.detect(x, fc, extra=extra)
     np.testing.assert_array_equal(found.scores, other.scores)
@@ -257,14 +260,15 @@ def test_multi_channel_detection_is_causal_and_survives_a_round_trip(options):
 
 def test_a_version_1_state_still_loads():
     x = toy(n=2000, seed=6)
-    det = Detector(DetectorConfig(horizons="", calibration_rounds=0, joint=False)).fit(
-        x, persistence(x, 1))
+    det = Detector(DetectorConfig(horizons="", calibration_rounds=0, joint=False,
+                                  seasonal_days=0)).fit(x, persistence(x, 1))
     state = det.to_dict()
     old = {k: state[k] for k in ("config", "scorer", "thresholds", "calibration_scores",
                                  "columns")}
     old["version"] = 1
     del old["config"]["horizons"], old["config"]["calibration_rounds"]
-    for name in ("mask_horizons", "joint", "sustained"):
+    for name in ("mask_horizons", "joint", "sustained", "seasonal_days",
+                 "seasonal_min_days", "season_rows"):
         del old["config"][name]
     loaded = Detector.from_dict(old)
     assert loaded.horizons == []

@@ -37,7 +37,8 @@ def batch(fc, text):
 @pytest.fixture(scope="module")
 def joint_model(default_model):
     """The default forecaster with a detector using the joint score and the sustained
-    (rolling median) channel, calibrated on an unseen clean series."""
+    (rolling median) channel, calibrated on an unseen clean series long enough for the
+    seasonal channel (its rows after 3 days: the test series' last 168 rows)."""
     import copy
 
     from mods.anomaly.detector import Detector, DetectorConfig
@@ -53,7 +54,8 @@ def joint_model(default_model):
     extra = _horizon_forecasts(fc, values, det.wanted_horizons())
     fc.detector = det.fit(values, step1, extra=extra,
                           context=fc.sequence_len + fc.transform.offset)
-    assert fc.detector.joint_norm_ > 0 and len(fc.detector.channels) == 3
+    assert fc.detector.joint_norm_ > 0 and len(fc.detector.channels) == 4
+    assert fc.detector.channels[-1]["seasonal"] and fc.detector.horizons == [6, 72]
     return fc
 
 
@@ -94,8 +96,13 @@ def test_equals_batch_predict(request, bursts, variant):
     summary = scorer.state_summary()
     assert summary["history_rows"] == fc.sequence_len + fc.transform.offset - 1
     assert summary["trajectories"] <= max(fc.detector.horizons)
-    assert summary["flag_memory"] <= (max(fc.detector.horizons) + fc.detector.context
+    longest = max(h for h, *_ in fc.detector.channel_list())  # the seasonal: one day
+    assert summary["flag_memory"] <= (longest + fc.detector.context
                                       + fc.detector.config.mask_margin + 1)
+    seasonal = any(s for *_, s in fc.detector.channel_list())
+    assert summary["seasonal_rows"] == (
+        min(len(res), fc.detector.season_ * fc.detector.config.seasonal_days) if seasonal
+        else 0)
 
 
 def test_event_changes_open_grow_close(default_model):
