@@ -39,6 +39,16 @@ one-step channel at its own; the thresholds are then calibrated on the combined 
 score, so the false alert rate is the nominal one whatever the number of channels.  All
 causal: the score of row ``t`` reads rows ``<= t``.
 
+*Seasonal channel* (``seasonal_days``, default 7; :mod:`mods.anomaly.seasonal`).  The
+default model reads two hours of rows: its forecasts 12 hours ahead know nothing of the
+daily cycle.  The seasonal channel's expectation of a row is the median of the same time of
+day over the previous 7 days (from 3 days on), model-free; a slow drift, a level shift or
+one counter running high for hours departs from it for as long as it lasts.  It is scored
+like a horizon channel of one day (``season_rows``: from the training data's time step, 144
+rows of 10 minutes) and masked like one.  (A seasonal residual against *yesterday* alone,
+tried earlier, raised the false alerts to 1.6-2.5 per 1,000: it also sees yesterday's
+incidents and noise; the median of a week does neither.)
+
 *Masking.*  After an incident, a forecast made from inside it predicts the incident's level,
 so the return to normal would raise a second ("echo") alert ``h`` rows later.  A horizon
 residual is therefore ignored when the input window of the forecast it comes from (``context``
@@ -252,7 +262,8 @@ FIT_ONLY = ("smoothing", "spread_floor", "column_tail", "calibration_rows", "hor
 MIN_RESCALE_ROWS = 50  # rows needed on each side to rescale in-sample residuals
 # Fields that change the calibrated thresholds (re-calibrated from the stored validation
 # scores when overridden at detect time).
-THRESHOLD_FIELDS = ("method", "min_warning", "quantile_warning", "quantile_critical",
+THRESHOLD_FIELDS = ("method", "min_warning", "false_alerts", "merge_gap",
+                    "quantile_warning", "quantile_critical",
                     "quantile_scale", "quantile_tail",
                     "k_warning", "k_critical", "z_min", "z_max", "z_step", "prune_p",
                     "dynamic_buffer", "dynamic_critical_ratio")
@@ -278,8 +289,12 @@ class DetectorConfig(Options):
 
     KIND = "detector option"
 
-    method: str = field(default="dynamic", metadata=_meta(
-        "Threshold method calibrated on validation scores", choices=th.METHODS))
+    method: str = field(default="rate", metadata=_meta(
+        "Threshold method calibrated on validation scores (rate: an alert budget, "
+        "false_alerts per 1,000 rows)", choices=th.METHODS))
+    false_alerts: float = field(default=0.5, metadata=_meta(
+        "rate method: alert events per 1,000 calibration rows at the warning level (the "
+        "critical level is ten times rarer)", 0.001, 100.0))
     smoothing: int = field(default=12, metadata=_meta(
         "Span of the causal EWMA of the normalised residuals (0 or 1 = off); a horizon "
         "channel uses min(h, 2 * smoothing)", 0, 1000))
@@ -340,7 +355,7 @@ class DetectorConfig(Options):
     quantile_scale: float = field(default=1.0, metadata=_meta(
         "quantile method: factor applied to both quantiles", 0.1, 100.0))
     quantile_tail: float = field(default=0.1, metadata=_meta(
-        "quantile method: top fraction of validation scores fitted by an exponential tail "
+        "quantile and rate methods: top fraction of validation scores fitted by an exponential tail "
         "for quantiles above 1 - quantile_tail (0 = empirical quantiles)", 0.0, 0.5))
     k_warning: float = field(default=3.0, metadata=_meta(
         "ksigma method: warning at mean + k * std of validation scores", 0.0, 100.0))
@@ -760,7 +775,8 @@ class Detector:
         self.context = int(context) if context is not None else max(cfg.smoothing, 1)
         noisy = self._noisy_blocks(a, res, [1] + hs, spans, known)
         self.noisy_fraction_ = float(noisy.mean()) if noisy.size else 0.0
-        self._calibrate(a, res, [1] + hs, spans, known | noisy)
+        self._calibrate(a, res, [1] + hs, spans, known | noisy,
+                        model_channels=len(res) - int(with_seasonal))
         if with_seasonal:
             self.channels[-1]["seasonal"] = True
         self.columns = None if columns is None else [str(c) for c in columns]
@@ -822,8 +838,17 @@ class Detector:
                 out[starts[b]:starts[b] + size] = True
         return out & ~known
 
-    def _calibrate(self, a, res, hs, spans, known):
-        """Scorers, channel norms and thresholds, with ``calibration_rounds`` trimmings."""
+    def _calibrate(self, a, res, hs, spans, known, model_channels=None):
+        """Scorers, channel norms and thresholds, with ``calibration_rounds`` trimmings.
+
+        Only the first ``model_channels`` channels (default all: those of the model's
+        forecasts) decide what a round trims; the others (the seasonal channel) are trimmed
+        with them, and their rows without a score (its first days) still calibrate.  The
+        seasonal channel's heavier normal tail, were it to decide too, would lift the
+        trimming level above the real sample's unlabelled incidents (3 % of its
+        calibration rows trimmed without it, none with it; recall 0.69 -> 0.46).
+        """
+        n_model = len(res) if model_channels is None else int(model_channels)
         cfg = self.config
         m = a.shape[0]
         pad = max(cfg.smoothing, 1)
@@ -834,9 +859,9 @@ class Detector:
         flagged = known.copy() if known.any() else None
         joint = bool(cfg.joint) and a.shape[1] > 1
         for round_ in range(cfg.calibration_rounds + 1):
-            scorers, steps, keeps, joints = [], [], [], []
+            scorers, steps, keeps, joints, blocks = [], [], [], [], []
             tainted = None if flagged is None else recent(flagged, self.context)
-            for r, h, span in zip(res, hs, spans):
+            for i, (r, h, span) in enumerate(zip(res, hs, spans)):
                 keep = ~excluded
                 if h > 1 and tainted is not None:
                     keep &= ~shifted(tainted, h)
@@ -848,13 +873,15 @@ class Detector:
                 scorers.append(scorer)
                 steps.append(step)
                 keeps.append(keep & np.isfinite(step))
+                blocks.append(keeps[-1] if i < n_model else keep)
                 if joint:
                     joints.append(joint_scores(cs))
             norms = [self._norm(step, keep) for step, keep in zip(steps, keeps)]
             jnorms = [self._norm(jt, keep) for jt, keep in zip(joints, keeps)]
-            combined = _nanmax([st * (norms[0] / q) for st, q in zip(steps, norms)]
-                               + [jt * (norms[0] / q) for jt, q in zip(joints, jnorms)])
-            rows = np.logical_and.reduce(keeps)
+            scaled = [st * (norms[0] / q) for st, q in zip(steps, norms)]
+            jscaled = [jt * (norms[0] / q) for jt, q in zip(joints, jnorms)]
+            combined = _nanmax(scaled + jscaled)
+            rows = np.logical_and.reduce(blocks)
             if rows.sum() < MIN_FIT_ROWS:
                 rows = keeps[0]
             cal = combined[rows][-cfg.calibration_rows:]
@@ -862,7 +889,13 @@ class Detector:
             thresholds = th.calibrate(cal, **cfg.threshold_params())
             if round_ == cfg.calibration_rounds:
                 break
-            flags = self._trim_flags(combined, cal)
+            if n_model < len(res):  # the trimming as decided by the model's channels
+                model = _nanmax(scaled[:n_model] + jscaled[:n_model])
+                flags = self._trim_flags(model, np.asarray(_round_sig(
+                    model[np.logical_and.reduce(blocks[:n_model])][-cfg.calibration_rows:]),
+                    dtype=float))
+            else:
+                flags = self._trim_flags(combined, cal)
             starts, ends = merge_runs(flags, cfg.merge_gap)
             new = known_rows.copy()
             for s0, e0 in zip(starts, ends):

@@ -1,4 +1,4 @@
-"""Thresholds: the three methods, Hundman et al.'s dynamic threshold, calibrated scores."""
+"""Thresholds: the four methods, Hundman et al.'s dynamic threshold, calibrated scores."""
 
 import json
 
@@ -144,3 +144,44 @@ def test_runs_helper():
     starts, ends = th.runs([0, 1, 1, 0, 1])
     assert starts.tolist() == [1, 4] and ends.tolist() == [2, 4]
     assert th.runs([])[0].size == 0
+
+
+# ---------------------------------------------------------------------------- rate method
+def test_event_rows_counts_rows_per_merged_event():
+    s = np.zeros(100)
+    s[[10, 11, 12, 14, 40, 41]] = 5.0  # 10-14: one event of 4 rows (gap 1), 40-41: 2 rows
+    assert th.event_rows(s, 1.0, merge_gap=3) == 3.0
+    assert th.event_rows(s, 1.0, merge_gap=0) == 2.0  # three events: 3 + 1 + 2 rows
+    assert th.event_rows(s, 9.0) == 1.0  # nothing above: no clustering assumed
+
+
+def events_per_1000(scores, level, merge_gap=3):
+    starts, ends = th.runs(scores >= level)
+    if starts.size == 0:
+        return 0.0
+    events = 1 + np.count_nonzero(starts[1:] - ends[:-1] - 1 > merge_gap)
+    return 1000.0 * events / scores.size
+
+
+@pytest.mark.parametrize("budget", [0.5, 2.0])
+def test_rate_method_raises_about_the_asked_number_of_alerts_on_unseen_scores(budget):
+    out = th.calibrate(clean_scores(n=20000, seed=1), "rate", false_alerts=budget)
+    assert out["method"] == "rate" and out["false_alerts"] == budget
+    assert out["event_rows"] > 1.5  # the 5-row means come in clusters
+    assert out["quantile_warning"] == pytest.approx(
+        1 - budget / 1000 * out["event_rows"])
+    fresh = np.concatenate([clean_scores(n=20000, seed=s) for s in (2, 3, 4, 5, 6)])
+    rate = events_per_1000(fresh, out["warning"])
+    assert budget / 2.5 < rate < budget * 2.5, rate
+    # the critical level is ten times rarer
+    assert events_per_1000(fresh, out["critical"]) < rate / 3
+    # a larger budget is a lower level
+    assert th.calibrate(clean_scores(n=20000, seed=1), "rate",
+                        false_alerts=budget * 4)["warning"] < out["warning"]
+
+
+@pytest.mark.parametrize("bad", [{"false_alerts": 0}, {"false_alerts": -1},
+                                 {"false_alerts": float("nan")}, {"merge_gap": -1}])
+def test_rate_method_refuses_bad_parameters(bad):
+    with pytest.raises(ConfigError):
+        th.rate_thresholds(clean_scores(), **bad)
