@@ -275,7 +275,7 @@ def test_predict_without_time_column(server):
     assert tsv.text.split("\n", 1)[0].split("\t")[:3] == ["score", "level", "conn_in"]
 
 
-@pytest.mark.parametrize("method", ["quantile", "ksigma", "dynamic"])
+@pytest.mark.parametrize("method", ["rate", "quantile", "ksigma", "dynamic"])
 def test_predict_detector_override(server, method):
     resp = post_predict(server, params={"detector_method": method})
     assert resp.status_code == 200, resp.text
@@ -301,6 +301,14 @@ def test_predict_detector_parameters_apply_to_one_request(server):
     assert none["events"] == [] and none["n_flagged"] == 0
     again = post_predict(server, params={"detector_method": "quantile"}).json()["anomaly"]
     assert again["thresholds"] == base["thresholds"] and again["n_flagged"] == base["n_flagged"]
+    # the rate method's alert budget: more false alerts allowed, a lower warning level
+    strict, loose = (post_predict(server, params={
+        "detector_method": "rate", "detector_false_alerts": budget}).json()["anomaly"]
+        for budget in (0.2, 5))
+    assert strict["thresholds"]["false_alerts"] == 0.2 and strict["thresholds"]["event_rows"] >= 1
+    assert loose["thresholds"]["warning"] < strict["thresholds"]["warning"]
+    bad = post_predict(server, params={"detector_method": "rate", "detector_false_alerts": 0})
+    assert bad.status_code == 400 and "false_alerts" in bad.json()["message"], bad.text
 
 
 # --------------------------------------------------------------------------- 3. metadata

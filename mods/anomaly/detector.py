@@ -289,7 +289,7 @@ class DetectorConfig(Options):
 
     KIND = "detector option"
 
-    method: str = field(default="rate", metadata=_meta(
+    method: str = field(default="dynamic", metadata=_meta(
         "Threshold method calibrated on validation scores (rate: an alert budget, "
         "false_alerts per 1,000 rows)", choices=th.METHODS))
     false_alerts: float = field(default=0.5, metadata=_meta(
