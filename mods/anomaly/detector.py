@@ -355,8 +355,9 @@ class DetectorConfig(Options):
     quantile_scale: float = field(default=1.0, metadata=_meta(
         "quantile method: factor applied to both quantiles", 0.1, 100.0))
     quantile_tail: float = field(default=0.1, metadata=_meta(
-        "quantile and rate methods: top fraction of validation scores fitted by an exponential tail "
-        "for quantiles above 1 - quantile_tail (0 = empirical quantiles)", 0.0, 0.5))
+        "quantile and rate methods: top fraction of validation scores fitted by an "
+        "exponential tail for quantiles above 1 - quantile_tail (0 = empirical quantiles)",
+        0.0, 0.5))
     k_warning: float = field(default=3.0, metadata=_meta(
         "ksigma method: warning at mean + k * std of validation scores", 0.0, 100.0))
     k_critical: float = field(default=5.0, metadata=_meta(

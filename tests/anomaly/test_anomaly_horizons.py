@@ -194,7 +194,8 @@ def test_a_level_shift_the_one_step_forecast_follows_is_found_by_a_horizon_chann
     hits = [e for e in found.events if 1490 <= e["start"] <= 1520]
     assert hits and hits[0]["horizon"] > 1, found.events
     # the one-step channel alone misses it
-    alone = Detector(DetectorConfig(horizons="", seasonal_days=0)).fit(toy(seed=1), persistence(toy(seed=1), 1))
+    alone = Detector(DetectorConfig(horizons="", seasonal_days=0)).fit(
+        toy(seed=1), persistence(toy(seed=1), 1))
     assert not [e for e in alone.detect(x, persistence(x, 1)).events
                 if 1490 <= e["start"] <= 1520]
     # few events on the clean part (3 with the column maxima alone, 5 with the joint score:
