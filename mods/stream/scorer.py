@@ -13,8 +13,8 @@
 * per channel and column, the state of the causal EWMA of the normalised residuals;
 * for the seasonal channel, the last ``seasonal_days`` days of rows in original units
   (:mod:`mods.anomaly.seasonal`: 1,008 rows of 10-minute data);
-* the warning flags of the last ``max(horizon) + context + mask_margin`` rows (horizon
-  masking), and with a trailing dynamic threshold (``dynamic_window > 0``) the last
+* the warning flags of the last ``max(horizon) + context + mask_margin`` rows (masking;
+  ``max(horizon)`` is a day's rows with the seasonal channel), and with a trailing dynamic threshold (``dynamic_window > 0``) the last
   ``dynamic_window`` step scores;
 * the alert event being built (start, end, peak, level...) and the end of the previous one
   (refractory period).
