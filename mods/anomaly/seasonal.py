@@ -19,8 +19,6 @@ per 1,000 rows, without -> with this channel, default detector): generated data 
 sample with injected incidents 0.692 / 2.69 -> 0.821 / 2.69, NAB 0.784 / 2.40 -> 0.838 / 2.34.
 """
 
-import warnings
-
 import numpy as np
 
 from mods.errors import ConfigError, fail
@@ -73,11 +71,15 @@ def seasonal_expectation(actual, season, days, min_days=1, start=0):
         src = rows - k * season
         ok = src >= 0
         stack[k - 1, ok] = a[src[ok]]
-    enough = np.isfinite(stack).sum(axis=0) >= min(min_days, days)
+    count = np.isfinite(stack).sum(axis=0)
+    enough = count >= min(min_days, days)
     if not enough.any():
         return out
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices: NaN, as wanted
-        med = np.nanmedian(stack, axis=0)
-    out[enough] = med[enough]
+    # The median of the finite values by sorting (NaN sort last): the mean of the two middle
+    # ones.  np.nanmedian gives the same values, bit for bit, but this function then took
+    # 0.52 ms for a stream's single row (now 0.09 ms) and 0.40 s for 50,000 x 10 rows (0.14).
+    ordered = np.sort(stack, axis=0)
+    low = np.take_along_axis(ordered, np.maximum(count - 1, 0)[None] // 2, axis=0)[0]
+    high = np.take_along_axis(ordered, (count // 2)[None], axis=0)[0]
+    out[enough] = ((low + high) / 2.0)[enough]
     return out
