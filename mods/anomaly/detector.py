@@ -893,21 +893,15 @@ class Detector:
             scaled = [st * (norms[0] / q) for st, q in zip(steps, norms)]
             jscaled = [jt * (norms[0] / q) for jt, q in zip(joints, jnorms)]
             combined = _nanmax(scaled + jscaled)
-            rows = np.logical_and.reduce(blocks)
-            if rows.sum() < MIN_FIT_ROWS:
-                rows = keeps[0]
-            cal = combined[rows][-cfg.calibration_rows:]
-            cal = np.asarray(_round_sig(cal), dtype=float)
+            cal = self._calibration_sample(combined, blocks, keeps[0])
             thresholds = th.calibrate(cal, **cfg.threshold_params())
             if round_ == cfg.calibration_rounds:
                 break
-            if n_model < len(res):  # the trimming as decided by the model's channels
-                model = _nanmax(scaled[:n_model] + jscaled[:n_model])
-                flags = self._trim_flags(model, np.asarray(_round_sig(
-                    model[np.logical_and.reduce(blocks[:n_model])][-cfg.calibration_rows:]),
-                    dtype=float))
-            else:
-                flags = self._trim_flags(combined, cal)
+            # what a round trims, as the model's channels decide (all channels without a
+            # seasonal one)
+            decide = _nanmax(scaled[:n_model] + jscaled[:n_model])
+            flags = self._trim_flags(decide, self._calibration_sample(
+                decide, blocks[:n_model], keeps[0]))
             starts, ends = merge_runs(flags, cfg.merge_gap)
             new = known_rows.copy()
             for s0, e0 in zip(starts, ends):
@@ -926,6 +920,14 @@ class Detector:
         self.thresholds = thresholds
         self.trimmed_fraction_ = float((excluded & ~known_rows).mean()) if m else 0.0
         self.excluded_fraction_ = float(known_rows.mean()) if m else 0.0
+
+    def _calibration_sample(self, score, masks, fallback):
+        """The last ``calibration_rows`` scores of the rows every mask keeps (``fallback``
+        when fewer than ``MIN_FIT_ROWS`` are left), rounded as stored in the bundle."""
+        rows = np.logical_and.reduce(masks)
+        if rows.sum() < MIN_FIT_ROWS:
+            rows = fallback
+        return np.asarray(_round_sig(score[rows][-self.config.calibration_rows:]), dtype=float)
 
     def _fit_scorer(self, r, a, span, keep):
         """A channel's scorer fitted on the rows ``keep`` of its residuals ``r`` (``span``

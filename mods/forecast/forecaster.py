@@ -93,8 +93,10 @@ class Forecaster:
     @property
     def season(self):
         """Rows in one day at the training data's time step (144 when it had none)."""
+        import pandas as pd
+
         seconds = self.info.get("freq_seconds")
-        return metrics.infer_season(None if not seconds else "%gs" % seconds)
+        return metrics.infer_season(pd.Timedelta(seconds=float(seconds)) if seconds else None)
 
     @property
     def first_origin(self):
