@@ -239,6 +239,27 @@ def check_detector_arguments(arguments):
         DetectorConfig.from_dict(options)
 
 
+def check_predict_arguments(arguments):
+    """Refuse a prediction's ``detector_<option>`` arguments that are fixed at training.
+
+    A prediction's arguments only list the options it may change; DEEPaaS drops the others
+    unread, so ``detector_seasonal_days=3`` on a prediction was answered 200 as if it had
+    been applied.
+
+    Raises
+    ------
+    ConfigError
+        Naming the options and where they belong.
+    """
+    from mods.anomaly.detector import FIT_ONLY
+    from mods.errors import ConfigError, fail
+
+    fixed = sorted("detector_" + name for name in FIT_ONLY if "detector_" + name in arguments)
+    if fixed:
+        raise fail(ConfigError, "%s cannot change on a prediction: fixed when the model was "
+                   "trained (give it to PUT /models/%s/train)" % (", ".join(fixed), MODEL))
+
+
 def make_form_check_middleware():
     """Read the form of a prediction or training once, before DEEPaaS does.
 
@@ -248,6 +269,8 @@ def make_form_check_middleware():
     * A training whose detector options contradict each other
       (:func:`check_detector_arguments`), or whose ``data_file`` is not a file of the data
       folder, is answered 400 at once instead of being started.
+    * A prediction with a detector option fixed at training is answered 400
+      (:func:`check_predict_arguments`) instead of 200 without it.
 
     aiohttp keeps the parsed form on the request, so DEEPaaS does not read the body again.
     """
@@ -278,6 +301,8 @@ def make_form_check_middleware():
                     from mods import workflow
 
                     workflow.resolve_data_file(arguments["data_file"])
+            else:
+                check_predict_arguments(arguments)
         return await handler(request)
 
     return form_check
