@@ -93,19 +93,23 @@ methods (``--detector method=...``, measured 2026-11-24 with the seasonal channe
 training data                    dynamic (default) quantile          rate (0.5/1,000)  rolling z-score
                                  recall  false/1k  recall  false/1k  recall  false/1k  recall  false/1k
 ===============================  ================  ================  ================  =================
-generated, clean                 0.806   0.27      0.876   0.40      0.907   0.60      0.868   10.8
-generated, incidents labelled    0.736   0.31      0.783   0.45      0.829   0.58      0.868   10.8
-generated, incidents unlabelled  0.178   0.00      0.194   0.01      0.264   0.16      0.868   10.8
-real sample + injected           0.821   2.69      0.744   1.64      0.821   2.69      0.744   6.0
+generated, clean                 0.806   0.27      0.876   0.40      0.899   0.51      0.868   10.8
+generated, incidents labelled    0.736   0.31      0.783   0.45      0.798   0.46      0.868   10.8
+generated, incidents unlabelled  0.178   0.00      0.194   0.01      0.240   0.06      0.868   10.8
+real sample + injected           0.821   2.69      0.744   1.64      0.769   1.64      0.744   6.0
 ===============================  ================  ================  ================  =================
 
 Before the seasonal channel (same benchmark, same day): dynamic 0.798 / 0.43, 0.651 / 0.40,
 0.171 / 0.01, 0.692 / 2.69; quantile 0.853 / 0.70, 0.721 / 0.55, 0.178 / 0.03,
-0.667 / 2.09.  The ``rate`` method meets the issue's target on the generated data (recall
->= 0.9 at <= 1 false alert per 1,000 rows); it is not the default because on the synthetic
-residual benchmark below it overshoots its budget (1.43 false alerts per 1,000 steps against
-0.47 for ``dynamic``; 1.04 without the seasonal channel, whose expectation there misses the
-series' weekly wave) and on NAB it finds a window fewer (0.811 / 2.63 against 0.838 / 2.34).
+0.667 / 2.09.  The ``rate`` method's false alerts follow its budget (0.5 -> 0.51, 0.75 ->
+0.66, 1.0 -> 0.75 on the generated data, the same models' forecasts) and a budget of 0.75
+meets the issue's target there (recall 0.915 at 0.66 false alerts per 1,000 rows).  It is not
+the default because on the synthetic residual benchmark below, whose calibration holds 3,000
+heavy-tailed rows, one seed in four gets too low a level (1.95 false alerts per 1,000 steps,
+0.99 over four seeds against 0.47 for ``dynamic``), and on NAB it finds fewer windows (see
+the README).  Its first version (a tail fitted to the rows above the 0.99 quantile, divided
+by the mean rows per event) gave 0.907 / 0.60, 0.829 / 0.58, 0.264 / 0.16 and 0.821 / 2.69
+here, and 1.43 false alerts per 1,000 steps on the synthetic benchmark.
 
 *Ceiling.*  ``bench/ceiling.py`` runs, on the same generated test series, a detector that
 knows each series except its normal bursts (the generator rebuilds it with ``bursts=False``)
@@ -176,8 +180,9 @@ calibrated on the validation rows: 0.767 / 5.44 generated, 0.718 / 4.03 real.)
 At the default's false alert rate the rolling z-score finds 12 % (generated) and 54 % (real)
 of the incidents.  Per incident type (generated, clean, dynamic): pattern change 1.00, outage
 0.89, level shift 0.83, spike 0.81, single column 0.67, drift 0.60 (``rate``: 1.00, 0.89,
-1.00, 0.86, 0.86, 0.80).  The target of issue section 5 (recall >= 0.9 at <= 1 false alert
-per 1,000 steps) is reached by ``method=rate`` (0.907 / 0.60), not by the default.  The missed drifts and single-column
+1.00, 0.86, 0.81, 0.80).  The target of issue section 5 (recall >= 0.9 at <= 1 false alert
+per 1,000 steps) is reached by ``method=rate`` with ``false_alerts=0.75`` (0.915 / 0.66), not by
+the default.  The missed drifts and single-column
 incidents are mostly on ``dns_in_distinct`` and ``ssh_in``, whose normal tails are heavy.
 Ablation (6 other MLPs, each calibrated on a clean 4464-row series and run on 3 unseen ones,
 156 incidents, old generator; recall / false alerts per 1,000): one-step channel calibrated

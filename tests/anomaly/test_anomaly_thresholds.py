@@ -1,6 +1,7 @@
 """Thresholds: the four methods, Hundman et al.'s dynamic threshold, calibrated scores."""
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -147,12 +148,40 @@ def test_runs_helper():
 
 
 # ---------------------------------------------------------------------------- rate method
-def test_event_rows_counts_rows_per_merged_event():
+def test_event_peaks_decluster_like_the_alert_layer():
     s = np.zeros(100)
-    s[[10, 11, 12, 14, 40, 41]] = 5.0  # 10-14: one event of 4 rows (gap 1), 40-41: 2 rows
-    assert th.event_rows(s, 1.0, merge_gap=3) == 3.0
-    assert th.event_rows(s, 1.0, merge_gap=0) == 2.0  # three events: 3 + 1 + 2 rows
-    assert th.event_rows(s, 9.0) == 1.0  # nothing above: no clustering assumed
+    s[[10, 11, 12, 14, 40, 41]] = [5, 7, 5, 6, 3, 4]  # 10-14: one event (gap 1), 40-41
+    s[60] = np.nan  # missing: below any level
+    peaks, rows = th.event_peaks(s, 1.0, merge_gap=3)
+    assert peaks.tolist() == [7, 4] and rows.tolist() == [4, 2]
+    peaks, rows = th.event_peaks(s, 1.0, merge_gap=0)  # three events: 3 + 1 + 2 rows
+    assert peaks.tolist() == [7, 6, 4] and rows.tolist() == [3, 1, 2]
+    assert th.event_peaks(s, 9.0)[0].size == 0
+
+
+def test_event_level_interpolates_between_peaks_and_extrapolates_above():
+    peaks = [2.0, 7.0, 4.0]
+    assert th.event_level(peaks, 1, 1.0) == 7.0  # crossed by the highest peak only
+    assert th.event_level(peaks, 2, 1.0) == 4.0
+    assert th.event_level(peaks, 1.5, 1.0) == 5.5
+    assert th.event_level(peaks, 10, 1.0) == 2.0  # more events than peaks: the lowest
+    # below one event: the exponential tail of the peaks, one more scale per factor e
+    assert th.event_level(peaks, 1 / math.e, 2.0) == pytest.approx(9.0)
+    levels = [th.event_level(peaks, k, 1.0) for k in (0.1, 0.5, 1, 1.2, 2, 2.5, 3)]
+    assert levels == sorted(levels, reverse=True)  # fewer events, a higher level
+
+
+def test_rate_method_counts_the_calibration_rows_own_events():
+    s = np.zeros(4000)
+    s[[100, 900, 1700, 2500, 3300]] = [9.0, 8.0, 7.0, 6.0, 5.0]
+    s[[101, 102]] = 9.0  # the 9 lasts three rows: still one event
+    # 0.5 per 1,000 rows of 4,000 rows: 2 events, at the second highest peak
+    out = th.rate_thresholds(s, false_alerts=0.5, quantile_tail=0.01)
+    assert out["events"] == 2 and out["peaks"] == 5 and out["warning"] == 8.0
+    assert out["event_rows"] == pytest.approx(7 / 5)
+    # critical: 0.2 events, above the highest peak by the peaks' mean excess * log(5)
+    assert out["critical"] == pytest.approx(9.0 + out["tail_scale"] * math.log(5))
+    assert th.rate_thresholds(s, false_alerts=1.0, quantile_tail=0.01)["warning"] == 6.0
 
 
 def events_per_1000(scores, level, merge_gap=3):
@@ -168,8 +197,7 @@ def test_rate_method_raises_about_the_asked_number_of_alerts_on_unseen_scores(bu
     out = th.calibrate(clean_scores(n=20000, seed=1), "rate", false_alerts=budget)
     assert out["method"] == "rate" and out["false_alerts"] == budget
     assert out["event_rows"] > 1.5  # the 5-row means come in clusters
-    assert out["quantile_warning"] == pytest.approx(
-        1 - budget / 1000 * out["event_rows"])
+    assert out["events"] == pytest.approx(budget * 20)  # 20,000 rows
     fresh = np.concatenate([clean_scores(n=20000, seed=s) for s in (2, 3, 4, 5, 6)])
     rate = events_per_1000(fresh, out["warning"])
     assert budget / 2.5 < rate < budget * 2.5, rate
