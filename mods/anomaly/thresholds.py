@@ -399,7 +399,8 @@ def rate_thresholds(scores, false_alerts=0.5, merge_gap=3, quantile_tail=0.1):
     merge_gap : int, default 3
         Normal rows between flagged rows that still make one event.
     quantile_tail : float, default 0.1
-        Top fraction of the scores whose events are counted.
+        Top fraction of the scores whose events are counted (0: none, the warning level is
+        the highest calibration score).
 
     Returns
     -------
@@ -412,15 +413,14 @@ def rate_thresholds(scores, false_alerts=0.5, merge_gap=3, quantile_tail=0.1):
         raise fail(ConfigError, "false_alerts must be a number > 0, got %r" % (false_alerts,))
     if isinstance(merge_gap, bool) or int(merge_gap) != merge_gap or merge_gap < 0:
         raise fail(ConfigError, "merge_gap must be an integer >= 0, got %r" % (merge_gap,))
-    if not 0 < quantile_tail < 1:
-        raise fail(ConfigError, "quantile_tail must be in (0, 1) for the rate method, got %r"
-                   % (quantile_tail,))
+    if not 0 <= quantile_tail < 1:
+        raise fail(ConfigError, "quantile_tail must be in [0, 1), got %r" % (quantile_tail,))
     s = _finite(scores)
     reference = float(np.quantile(s, 1.0 - quantile_tail))
     peaks, rows = event_peaks(scores, reference, int(merge_gap))
     scale = float(np.mean(peaks - reference)) if peaks.size else 0.0
     events = false_alerts * s.size / 1000.0
-    if peaks.size == 0:  # constant scores: nothing above the reference
+    if peaks.size == 0:  # constant scores, or quantile_tail 0: nothing above the reference
         w = c = reference
     else:
         w = event_level(peaks, events, scale)

@@ -182,6 +182,7 @@ def test_rate_method_counts_the_calibration_rows_own_events():
     # critical: 0.2 events, above the highest peak by the peaks' mean excess * log(5)
     assert out["critical"] == pytest.approx(9.0 + out["tail_scale"] * math.log(5))
     assert th.rate_thresholds(s, false_alerts=1.0, quantile_tail=0.01)["warning"] == 6.0
+    assert th.rate_thresholds(s, quantile_tail=0)["warning"] == 9.0  # no events: the highest
 
 
 def events_per_1000(scores, level, merge_gap=3):
