@@ -371,8 +371,9 @@ class DetectorConfig(Options):
     quantile_scale: float = field(default=1.0, metadata=_meta(
         "quantile method: factor applied to both quantiles", 0.1, 100.0))
     quantile_tail: float = field(default=0.1, metadata=_meta(
-        "quantile and rate methods: top fraction of validation scores fitted by an "
-        "exponential tail for quantiles above 1 - quantile_tail (0 = empirical quantiles)",
+        "quantile method: top fraction of validation scores fitted by an exponential tail "
+        "for quantiles above 1 - quantile_tail (0 = empirical quantiles); rate method: the "
+        "events above the 1 - quantile_tail quantile are counted",
         0.0, 0.5))
     k_warning: float = field(default=3.0, metadata=_meta(
         "ksigma method: warning at mean + k * std of validation scores", 0.0, 100.0))
