@@ -338,18 +338,17 @@ def event_peaks(scores, level, merge_gap=3):
     clusters (an EWMA keeps a score up for a while, a burst lasts several rows), and an
     alert is one cluster, not one row.
     """
+    from mods.anomaly.alerts import merge_runs  # alerts imports this module: import here
+
     s = np.nan_to_num(np.asarray(scores, dtype=float).ravel(), nan=-np.inf)
-    starts, ends = runs(s > level)
+    above = s > level
+    starts, ends = merge_runs(above, merge_gap)
     if starts.size == 0:
         return np.zeros(0), np.zeros(0, dtype=int)
-    first = np.concatenate(([True], starts[1:] - ends[:-1] - 1 > merge_gap))
-    group = np.cumsum(first) - 1
-    # the highest score of each run (reduceat over [start, end + 1) pairs), then of each event
+    # per event, over its rows [start, end + 1): the highest score and the rows above level
     bounds = np.column_stack((starts, ends + 1)).ravel()
-    run_max = np.maximum.reduceat(np.append(s, -np.inf), bounds)[::2]
-    peaks = np.full(int(group[-1]) + 1, -np.inf)
-    np.maximum.at(peaks, group, run_max)
-    rows = np.bincount(group, weights=ends - starts + 1).astype(int)
+    peaks = np.maximum.reduceat(np.append(s, -np.inf), bounds)[::2]
+    rows = np.add.reduceat(np.append(above, False).astype(int), bounds)[::2]
     return peaks, rows
 
 
