@@ -11,6 +11,7 @@ import os
 from mods import __version__, config, outputs, runs, schemas, workflow
 from mods.errors import DataError, ModsError, fail
 from mods.forecast.params import Params
+from mods.tfenv import quiet_tensorflow
 
 LOG = logging.getLogger("mods.api")
 
@@ -37,7 +38,7 @@ def get_metadata():
 
 def warm():
     """Load the default model into this worker's cache (no error if it is missing)."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    quiet_tensorflow()
     try:
         workflow.get_model(None)
     except ModsError as exc:

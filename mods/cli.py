@@ -6,13 +6,13 @@ Thin doors onto :mod:`mods.workflow`. Bad input exits with status 2 and one line
 import argparse
 import json
 import logging
-import os
 import sys
 
 from mods.anomaly.detector import DetectorConfig
 from mods.cliparser import Parser
 from mods.errors import ModsError
 from mods.files import atomic_write
+from mods.tfenv import quiet_tensorflow
 from mods.forecast.params import Params
 
 
@@ -94,7 +94,7 @@ def _setup_logging(verbose):
     if verbose:
         for name in ("mods.train", "mods.forecast", "mods.bundle"):
             logging.getLogger(name).setLevel(logging.INFO)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    quiet_tensorflow()
 
 
 def _run(func, args, prog):

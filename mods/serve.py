@@ -20,6 +20,8 @@ import os
 import sys
 import tempfile
 
+from mods.tfenv import quiet_tensorflow
+
 DEFAULT_MAX_UPLOAD = 100 * 1024 * 1024
 #: Launcher options setting the limits of :mod:`mods.config` (they override the variables).
 LIMIT_OPTIONS = (
@@ -710,7 +712,7 @@ def _handle_signals():
 def main(argv=None):
     """Console script ``mods-serve``: same options as ``deepaas-run``."""
     argv = list(sys.argv if argv is None else ["mods-serve"] + list(argv))
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    quiet_tensorflow()
     os.environ.setdefault("DEEPAAS_V2_MODEL", MODEL)
     conf = _register_options()
     if not any(a.startswith("--client-max-size") for a in argv):

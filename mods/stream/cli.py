@@ -24,13 +24,13 @@ With ``--zeek`` the input is raw Zeek logs (a folder of current logs followed wi
 
 import json
 import logging
-import os
 import signal
 import sys
 import time
 
 from mods.cliparser import Parser
 from mods.errors import ConfigError, DataError, ModsError, fail
+from mods.tfenv import quiet_tensorflow
 
 LOG = logging.getLogger("mods.stream")
 
@@ -178,7 +178,7 @@ class Runner:
 def _setup_logging(verbose):
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    quiet_tensorflow()
 
 
 def _zeek_input(args, fc):

@@ -44,6 +44,7 @@ import sys
 
 from mods.cliparser import Parser
 from mods.errors import ConfigError, DataError, ModsError, fail
+from mods.tfenv import quiet_tensorflow
 
 LOG = logging.getLogger("mods.stream")
 
@@ -60,7 +61,7 @@ def _bundle(name, models_dir):
     if key not in _BUNDLES:
         from mods.forecast import bundle
 
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        quiet_tensorflow()
         _BUNDLES[key] = bundle.load(name, models_dir)
     return _BUNDLES[key]
 
