@@ -189,6 +189,8 @@ def train_main(argv=None):
                       "left out: %.1f %% in noisy blocks, %.1f %% trimmed"
                       % (d["method"], d["warning"], d["critical"],
                          100 * d["noisy_blocks_fraction"], 100 * d["trimmed_fraction"]))
+                if d.get("note"):
+                    print("note: " + d["note"])
     return _run(run, args, "mods-train")
 
 

@@ -87,34 +87,43 @@ x 3 unseen 4464-row series with the default incidents, 129 incidents in 66,960 r
 data: the shared 4463-row sample, trained on its first 70 %, incidents injected into the
 last 30 % with 5 seeds, 39 incidents in 6,695 rows; an alert event is a reported event;
 medians and per-series figures in ``bench/results/detect.json``), with three threshold
-methods (``--detector method=...``, measured 2026-11-24 with the seasonal channel):
+methods (``--detector method=...``, measured again 2026-11-24 on this session's machine,
+with the seasonal channel):
 
 ===============================  ================  ================  ================  =================
-training data                    dynamic (default) quantile          rate (0.5/1,000)  rolling z-score
+training data                    rate (default)    dynamic           quantile          rolling z-score
                                  recall  false/1k  recall  false/1k  recall  false/1k  recall  false/1k
 ===============================  ================  ================  ================  =================
-generated, clean                 0.806   0.27      0.876   0.40      0.899   0.51      0.868   10.8
-generated, incidents labelled    0.736   0.31      0.783   0.45      0.798   0.46      0.868   10.8
-generated, incidents unlabelled  0.178   0.00      0.194   0.01      0.240   0.06      0.868   10.8
-real sample + injected           0.821   2.69      0.744   1.64      0.769   1.64      0.744   6.0
+generated, clean                 0.915   0.66      0.806   0.25      0.876   0.39      0.868   10.8
+generated, incidents labelled    0.845   0.63      0.736   0.34      0.760   0.48      0.868   10.8
+generated, incidents unlabelled  0.341   0.24      0.186   0.00      0.202   0.03      0.868   10.8
+real sample + injected           0.769   1.79      0.795   2.39      0.744   1.64      0.744   6.0
 ===============================  ================  ================  ================  =================
 
-Before the seasonal channel (same benchmark, same day): dynamic 0.798 / 0.43, 0.651 / 0.40,
-0.171 / 0.01, 0.692 / 2.69; quantile 0.853 / 0.70, 0.721 / 0.55, 0.178 / 0.03,
-0.667 / 2.09.  The ``rate`` method's false alerts follow its budget (0.5 -> 0.51, 0.75 ->
-0.66, 1.0 -> 0.75 on the generated data, the same models' forecasts) and a budget of 0.75
-meets the issue's target there (recall 0.915 at 0.66 false alerts per 1,000 rows).  It is not
-the default because on the synthetic residual benchmark below, whose calibration holds 3,000
-heavy-tailed rows, one seed in four gets too low a level (1.95 false alerts per 1,000 steps,
-0.99 over four seeds against 0.47 for ``dynamic``), and on NAB it finds fewer windows (see
-the README).  Its first version (a tail fitted to the rows above the 0.99 quantile, divided
-by the mean rows per event) gave 0.907 / 0.60, 0.829 / 0.58, 0.264 / 0.16 and 0.821 / 2.69
-here, and 1.43 false alerts per 1,000 steps on the synthetic benchmark.
+*Default threshold.*  ``rate`` with a budget of 0.75 false alert events per 1,000 rows
+(about one in nine days of 10-minute rows) is the default since 2026-11-24; it meets the
+issue's target on the generated data (recall 0.915 at 0.66 false alerts per 1,000 rows;
+per training seed 0.15 to 0.90).  Its false alerts follow the budget (0.5 -> 0.51, 0.75 ->
+0.66, 1.0 -> 0.75 on the generated data, the same models' forecasts); the margin under the
+target's 1 is for the estimator's spread: its level rests on the few highest events of the
+calibration.  On the synthetic residual benchmark below (heavy-tailed, a common factor),
+10 seeds: with 4,464 calibration rows (a month of 10-minute rows) it gives 0.977 / 0.73, the
+worst seed 1.45; with 3,000 rows (2.2 budgeted events) 0.946 / 1.00 and one seed 2.95, its
+calibration rows having missed the large shocks of the common factor.  So a training whose
+calibration shows fewer than ``RATE_MIN_EVENTS`` (3) budgeted events says so in its report
+(:meth:`Detector.calibration_summary`).  The dynamic method (the default until then) puts
+its warning about 15 % above the largest calibration score: conservative (0.806 / 0.25
+here, 0.940 / 0.26 on the synthetic benchmark with 4,464 rows), the choice for short
+training periods, and on NAB it finds a few more windows (see the README).  The ``rate``
+method's first version (a tail fitted to the rows above the 0.99 quantile, divided by the
+mean rows per event) gave 0.907 / 0.60 at a budget of 0.5 on the generated data and 1.43
+false alerts per 1,000 steps on the synthetic benchmark.
 
 *Ceiling.*  ``bench/ceiling.py`` runs, on the same generated test series, a detector that
 knows each series except its normal bursts (the generator rebuilds it with ``bursts=False``)
 and whose threshold is chosen on the test series themselves: recall 0.953 at 0.97 false
-alerts per 1,000 rows, 0.868 at the default's 0.27; it misses a quarter of the drifts of
+alerts per 1,000 rows, 0.922 at the default's 0.66 (the default: 0.915), 0.868 at the
+dynamic method's 0.27; it misses a quarter of the drifts of
 ``dns_in_distinct`` (a small count whose normal bursts reach 3 to 12 times its rate).  Until
 November 2026 the generator's spikes started at +60 % on their most affected window, inside
 the normal bursts of ``ssh_in`` (up to +167 %): the ceiling was then 0.91 (spikes 0.71), the
@@ -177,12 +186,11 @@ recall-for-false-alerts curve (quantile at a lower level, ``quantile_warning=0.9
 method is ahead.  (Previous default before the horizon channels: one-step channel only,
 calibrated on the validation rows: 0.767 / 5.44 generated, 0.718 / 4.03 real.)
 
-At the default's false alert rate the rolling z-score finds 12 % (generated) and 54 % (real)
-of the incidents.  Per incident type (generated, clean, dynamic): pattern change 1.00, outage
-0.89, level shift 0.83, spike 0.81, single column 0.67, drift 0.60 (``rate``: 1.00, 0.89,
-1.00, 0.86, 0.81, 0.80).  The target of issue section 5 (recall >= 0.9 at <= 1 false alert
-per 1,000 steps) is reached by ``method=rate`` with ``false_alerts=0.75`` (0.915 / 0.66), not by
-the default.  The missed drifts and single-column
+At the default's false alert rate the rolling z-score finds 15 % (generated) and 46 % (real)
+of the incidents.  Per incident type (generated, clean, default): pattern change 1.00, level
+shift 1.00, outage 0.95, spike 0.86, single column 0.86, drift 0.80 (``dynamic``: 1.00, 0.83,
+0.89, 0.81, 0.67, 0.60).  The target of issue section 5 (recall >= 0.9 at <= 1 false alert
+per 1,000 steps) is reached by the default (0.915 / 0.66).  The missed drifts and single-column
 incidents are mostly on ``dns_in_distinct`` and ``ssh_in``, whose normal tails are heavy.
 Ablation (6 other MLPs, each calibrated on a clean 4464-row series and run on 3 unseen ones,
 156 incidents, old generator; recall / false alerts per 1,000): one-step channel calibrated
@@ -287,6 +295,7 @@ DEFAULT_SEASON = 144  # rows in a day when the data's time step is unknown (10 m
 MIN_BLOCKS = 6  # fewer calibration blocks: no robust calibration by blocks
 BLOCK_TRIM_ROUNDS = 4  # most searches for noisy blocks
 MAX_Z_GRID = 1000  # most z values of the dynamic method's grid
+RATE_MIN_EVENTS = 3  # fewer budgeted events in the calibration: the rate is rough
 # Most re-thresholdings of a trailing dynamic window in one detect() call, and most scores
 # they read in all (about 5 s on one core at the limits).
 MAX_TRAILING_BLOCKS = 5000
@@ -305,12 +314,13 @@ class DetectorConfig(Options):
 
     KIND = "detector option"
 
-    method: str = field(default="dynamic", metadata=_meta(
+    method: str = field(default="rate", metadata=_meta(
         "Threshold method calibrated on validation scores (rate: an alert budget, "
-        "false_alerts per 1,000 rows)", choices=th.METHODS))
-    false_alerts: float = field(default=0.5, metadata=_meta(
-        "rate method: alert events per 1,000 calibration rows at the warning level (the "
-        "critical level is ten times rarer)", 0.001, 100.0))
+        "false_alerts per 1,000 rows; dynamic: Hundman et al.'s, more conservative)",
+        choices=th.METHODS))
+    false_alerts: float = field(default=0.75, metadata=_meta(
+        "rate method: alert events per 1,000 calibration rows at the warning level, about "
+        "one week of 10-minute rows (the critical level is ten times rarer)", 0.001, 100.0))
     smoothing: int = field(default=12, metadata=_meta(
         "Span of the causal EWMA of the normalised residuals (0 or 1 = off); a horizon "
         "channel uses min(h, 2 * smoothing)", 0, 1000))
@@ -948,11 +958,20 @@ class Detector:
         levels, and the fractions of calibration rows left out as noisy blocks
         (``block_trim``) and by the calibration rounds."""
         self._check_fitted()
-        return {"method": self.thresholds["method"],
-                "warning": round(float(self.thresholds["warning"]), 4),
-                "critical": round(float(self.thresholds["critical"]), 4),
-                "noisy_blocks_fraction": round(self.noisy_fraction_, 4),
-                "trimmed_fraction": round(self.trimmed_fraction_, 4)}
+        thr = self.thresholds
+        out = {"method": thr["method"],
+               "warning": round(float(thr["warning"]), 4),
+               "critical": round(float(thr["critical"]), 4),
+               "noisy_blocks_fraction": round(self.noisy_fraction_, 4),
+               "trimmed_fraction": round(self.trimmed_fraction_, 4),
+               "calibration_rows": int(np.isfinite(self.calibration_scores).sum())}
+        if thr["method"] == "rate" and thr.get("events", RATE_MIN_EVENTS) < RATE_MIN_EVENTS:
+            out["note"] = (
+                "%d calibration rows hold only %.1f alert events at a budget of %g per 1,000 "
+                "rows: the false alert rate may come out several times the budget; train on "
+                "more rows (a month of 10-minute rows gives 4,464)"
+                % (out["calibration_rows"], thr["events"], thr["false_alerts"]))
+        return out
 
     def _trim_flags(self, combined, cal):
         """Rows a calibration round removes from the next one (before widening)."""

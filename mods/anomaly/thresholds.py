@@ -371,7 +371,7 @@ def event_level(peaks, events, tail_scale):
     return float(p[i - 1] + (events - i) * (p[i] - p[i - 1]))
 
 
-def rate_thresholds(scores, false_alerts=0.5, merge_gap=3, quantile_tail=0.1):
+def rate_thresholds(scores, false_alerts=0.75, merge_gap=3, quantile_tail=0.1):
     """Warning at the level the calibration scores cross ``false_alerts`` times per 1,000
     rows (alert events), critical at one ten times rarer.
 
@@ -393,7 +393,7 @@ def rate_thresholds(scores, false_alerts=0.5, merge_gap=3, quantile_tail=0.1):
     ----------
     scores : array_like
         Calibration step scores, in time order (NaN ignored).
-    false_alerts : float, default 0.5
+    false_alerts : float, default 0.75
         Alert events per 1,000 calibration rows at the warning level (> 0).
     merge_gap : int, default 3
         Normal rows between flagged rows that still make one event.

@@ -23,7 +23,7 @@ def detector(data):
 
 def test_config_defaults_round_trip_and_validation():
     cfg = DetectorConfig()
-    assert cfg.method == "dynamic" and cfg.false_alerts == 0.5 and cfg.smoothing == 12
+    assert cfg.method == "rate" and cfg.false_alerts == 0.75 and cfg.smoothing == 12
     assert DetectorConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
     assert DetectorConfig.from_dict({"smoothing": 6.0}).smoothing == 6
     for bad in ({"method": "magic"}, {"smoothing": -1}, {"smoothing": 2.5},
@@ -167,6 +167,19 @@ def test_round_trip_gives_identical_detection(data, detector):
         Detector.from_dict(dict(state, scorer={}))
 
 
+def test_calibration_summary_says_when_the_budget_is_rough(data, detector):
+    summary = detector.calibration_summary()  # 3,000 rows: 2.2 events at 0.75 per 1,000
+    assert summary["method"] == "rate" and summary["calibration_rows"] <= 3000
+    assert "2.2 alert events" in summary["note"] and "train on more rows" in summary["note"]
+    roomy = Detector(DetectorConfig(false_alerts=2.0)).fit(data["val_actual"],
+                                                          data["val_forecast"])
+    assert "note" not in roomy.calibration_summary()  # 6 events: no note
+    dyn = Detector(DetectorConfig(method="dynamic")).fit(data["val_actual"],
+                                                         data["val_forecast"])
+    assert dyn.calibration_summary()["method"] == "dynamic"
+    assert "note" not in dyn.calibration_summary()
+
+
 def test_overrides_recalibrate_and_fit_only_options_are_refused(data, detector):
     fresh = Detector(DetectorConfig(method="ksigma")).fit(data["val_actual"],
                                                          data["val_forecast"])
@@ -175,7 +188,7 @@ def test_overrides_recalibrate_and_fit_only_options_are_refused(data, detector):
     direct = fresh.detect(data["actual"], data["forecast"])
     np.testing.assert_array_equal(over.scores, direct.scores)
     assert over.thresholds == fresh.thresholds
-    assert detector.config.method == "dynamic"  # the override was for one call only
+    assert detector.config.method == "rate"  # the override was for one call only
     with pytest.raises(ConfigError):
         detector.detect(data["actual"], data["forecast"], config_overrides={"smoothing": 3})
     with pytest.raises(ConfigError):

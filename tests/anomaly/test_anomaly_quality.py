@@ -3,6 +3,11 @@
 Targets for the default configuration, without per-data-set tuning: event recall >= 0.9
 with at most 1 false alert event per 1,000 steps.  ``python -m mods.anomaly.baselines``
 prints the full table (every method, per incident kind, the rolling z-score baseline).
+
+The detectors calibrate on 4,464 rows, what a month of 10-minute rows gives a trained
+model's calibration.  With 3,000 rows the default ``rate`` method's budget rests on 2.2
+events and its false alerts spread more (10 seeds: mean 1.00, one seed 2.95 per 1,000 steps;
+with 4,464 rows 0.73, at most 1.45); a training on so few rows says so in its report.
 """
 
 import numpy as np
@@ -13,8 +18,8 @@ from mods.anomaly.baselines import INCIDENT_KINDS, benchmark, evaluate, syntheti
 
 @pytest.fixture(scope="module")
 def results():
-    return benchmark(methods=("quantile", "ksigma", "dynamic"), seeds=range(4),
-                     n_test=20000)
+    return benchmark(methods=("rate", "quantile", "ksigma", "dynamic"), seeds=range(4),
+                     n_test=20000, n_val=4464)
 
 
 def test_default_meets_the_targets(results, capsys):
@@ -23,7 +28,7 @@ def test_default_meets_the_targets(results, capsys):
             print("\n%-30s recall %.3f  false alerts/1000 steps %.3f" % (
                 name, r["recall"], r["false_per_1000"]), end="")
         print()
-    r = results["dynamic"]  # the default method
+    r = results["rate"]  # the default method, budget 0.75 false alerts per 1,000 rows
     assert r["recall"] >= 0.9, r
     assert r["false_per_1000"] <= 1.0, r
     assert r["max_false_per_1000"] <= 1.5, r
@@ -36,9 +41,12 @@ def test_other_methods_trade_recall_for_false_alerts(results):
     # the quantile tail fit: a little more recall here, for more false alerts
     assert results["quantile"]["recall"] >= 0.9
     assert results["quantile"]["false_per_1000"] >= results["dynamic"]["false_per_1000"]
+    # Hundman's dynamic threshold: above the calibration's largest scores, conservative
+    assert results["dynamic"]["recall"] >= 0.9
+    assert results["dynamic"]["false_per_1000"] < results["rate"]["false_per_1000"]
     # The model-free baseline cannot see through daily seasonality.
     baseline = [v for k, v in results.items() if k.startswith("rolling_zscore")][0]
-    assert baseline["recall"] < results["dynamic"]["recall"]
+    assert baseline["recall"] < results["rate"]["recall"]
 
 
 def test_synthetic_series_and_evaluate():
