@@ -195,7 +195,7 @@ def evaluate(spans, incidents, n_steps, tolerance=6):
             "median_delay": float(np.median(delays)) if delays else float("nan")}
 
 
-DEFAULT_RUNS = ("quantile", "ksigma", "dynamic",
+DEFAULT_RUNS = ("rate", "quantile", "ksigma", "dynamic",
                 ("dynamic+window", {"method": "dynamic", "dynamic_window": 2016}))
 
 
@@ -287,10 +287,13 @@ if __name__ == "__main__":  # pragma: no cover - manual self-check
     parser.add_argument("--columns", type=int, default=10)
     parser.add_argument("--df", type=float, default=4.0)
     parser.add_argument("--rows", type=int, default=30000, help="test rows per seed")
+    parser.add_argument("--val-rows", type=int, default=4464,
+                        help="calibration rows per seed (4,464: a month of 10-minute rows)")
     parser.add_argument("--smoothing", type=int, default=None)
     parser.add_argument("--baseline-k", type=float, default=4.0)
     args = parser.parse_args()
     extra = {} if args.smoothing is None else {"smoothing": args.smoothing}
     print(format_results(benchmark(seeds=range(args.seeds), n_columns=args.columns,
-                                   df=args.df, n_test=args.rows, overrides=extra,
+                                   df=args.df, n_test=args.rows, n_val=args.val_rows,
+                                   overrides=extra,
                                    baseline_k=args.baseline_k)))

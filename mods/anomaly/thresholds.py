@@ -4,7 +4,7 @@ Second stage of the anomaly layer.  Thresholds are calibrated once, at fit time,
 scores of the validation rows (see :mod:`mods.anomaly.scorers`) and kept as a JSON-able dict
 ``{"method", "warning", "critical", ...}``.  Four methods:
 
-``rate``
+``rate`` (the detector's default, 0.75 per 1,000 rows)
     An alert budget: the warning level is the one the calibration scores would cross
     ``false_alerts`` times per 1,000 rows (alert *events*, not rows), read off the peaks of
     their own events; the critical level is ten times rarer (:func:`rate_thresholds`).
