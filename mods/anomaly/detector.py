@@ -260,6 +260,7 @@ alerts at 0-0.2 per 1,000 steps where the fixed thresholds gave 10 to 31, at the
 recall."""
 
 import json
+import math
 import warnings
 from dataclasses import dataclass, field, fields
 
@@ -969,9 +970,11 @@ class Detector:
         if thr["method"] == "rate" and thr.get("events", RATE_MIN_EVENTS) < RATE_MIN_EVENTS:
             out["note"] = (
                 "%d calibration rows hold only %.1f alert events at a budget of %g per 1,000 "
-                "rows: the false alert rate may come out several times the budget; train on "
-                "more rows (a month of 10-minute rows gives 4,464)"
-                % (out["calibration_rows"], thr["events"], thr["false_alerts"]))
+                "rows (fewer than %d): the false alert rate may come out several times the "
+                "budget; calibrate on %d rows or more (more training rows, fewer left out as "
+                "incidents) or use detector_method=dynamic, which is more conservative"
+                % (out["calibration_rows"], thr["events"], thr["false_alerts"],
+                   RATE_MIN_EVENTS, math.ceil(RATE_MIN_EVENTS * 1000 / thr["false_alerts"])))
         return out
 
     def _trim_flags(self, combined, cal):

@@ -170,7 +170,7 @@ def test_round_trip_gives_identical_detection(data, detector):
 def test_calibration_summary_says_when_the_budget_is_rough(data, detector):
     summary = detector.calibration_summary()  # 3,000 rows: 2.2 events at 0.75 per 1,000
     assert summary["method"] == "rate" and summary["calibration_rows"] <= 3000
-    assert "2.2 alert events" in summary["note"] and "train on more rows" in summary["note"]
+    assert "2.2 alert events" in summary["note"] and "4000 rows or more" in summary["note"]
     roomy = Detector(DetectorConfig(false_alerts=2.0)).fit(data["val_actual"],
                                                           data["val_forecast"])
     assert "note" not in roomy.calibration_summary()  # 6 events: no note

@@ -70,7 +70,7 @@ def test_early_stopping_restores_best(data):
     assert det["method"] == "rate" and 0 < det["warning"] < det["critical"]
     assert det["noisy_blocks_fraction"] == 0.0  # block_trim is off by default
     # a few hundred calibration rows cannot show a budget of 0.75 per 1,000: the report says so
-    assert det["calibration_rows"] < 4000 and "train on more rows" in det["note"]
+    assert det["calibration_rows"] < 4000 and "calibrate on 4000 rows or more" in det["note"]
     assert 0.0 <= det["trimmed_fraction"] < 0.5
 
 
