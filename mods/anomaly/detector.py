@@ -141,7 +141,8 @@ from 3.03 to 2.40 on NAB, without losing an incident.
 *Unlabelled incidents in the training data* (``block_trim``, off by default).  With 8-10 %
 of the generated training rows in unlabelled incidents the dynamic method found 0.171 of
 the later incidents (0.651 once those rows are labelled).  Swapping parts of the labelled
-fit into the unlabelled one on cached forecasts (5 seeds) put the cause in the scorers' column *tails*:
+fit into the unlabelled one on cached forecasts (5 seeds) put the cause in the scorers'
+column *tails*:
 the labelled fit's tails alone give 0.574, those of the 72-row channel alone 0.527 (its
 spread and tail grow on each incident and again on the rows forecast from it), its
 thresholds alone 0.248, its spreads alone 0.186.  Trimming rows by score did not find the
