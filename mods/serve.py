@@ -262,6 +262,40 @@ def check_predict_arguments(arguments):
                    "trained (give it to PUT /models/%s/train)" % (", ".join(fixed), MODEL))
 
 
+@functools.lru_cache(maxsize=None)
+def known_arguments(kind):
+    """Names of the arguments a ``predict`` or ``train`` call takes (its DEEPaaS fields)."""
+    from mods import api
+
+    return frozenset((api.get_predict_args if kind == "predict" else api.get_train_args)())
+
+
+def check_unknown_arguments(arguments, kind):
+    """Refuse arguments that ``kind`` (``"predict"`` or ``"train"``) does not take.
+
+    DEEPaaS drops unknown query and form fields unread: a typo such as
+    ``detector_metod=dynamic`` was answered 200 with the default method, as if applied.
+
+    Raises
+    ------
+    ConfigError
+        Naming each unknown argument, with the closest known name when there is one.
+    """
+    import difflib
+
+    from mods.errors import ConfigError, fail
+
+    known = known_arguments(kind)
+    unknown = sorted(name for name in arguments if name not in known)
+    if unknown:
+        parts = []
+        for name in unknown:
+            close = difflib.get_close_matches(name, known, n=1)
+            parts.append("%s (did you mean %s?)" % (name, close[0]) if close else name)
+        raise fail(ConfigError, "unknown %s argument%s: %s (the arguments it takes are "
+                   "listed on /api)" % (kind, "s" if len(unknown) > 1 else "", ", ".join(parts)))
+
+
 def make_form_check_middleware():
     """Read the form of a prediction or training once, before DEEPaaS does.
 
@@ -273,6 +307,8 @@ def make_form_check_middleware():
       folder, is answered 400 at once instead of being started.
     * A prediction with a detector option fixed at training is answered 400
       (:func:`check_predict_arguments`) instead of 200 without it.
+    * So is an argument the call does not take at all (:func:`check_unknown_arguments`):
+      a misspelt option was dropped unread by DEEPaaS and the call answered 200 without it.
 
     aiohttp keeps the parsed form on the request, so DEEPaaS does not read the body again.
     """
@@ -295,6 +331,7 @@ def make_form_check_middleware():
                     raise fail(DataError, "malformed %s body: %s"
                                % (request.content_type, str(exc)[:200])) from None
             if path.endswith("/train"):
+                check_unknown_arguments(arguments, "train")
                 check_detector_arguments(arguments)
                 if not arguments.get("data") and not arguments.get("query") \
                         and arguments.get("data_file"):
@@ -304,7 +341,8 @@ def make_form_check_middleware():
 
                     workflow.resolve_data_file(arguments["data_file"])
             else:
-                check_predict_arguments(arguments)
+                check_predict_arguments(arguments)  # fixed at training: the closer message
+                check_unknown_arguments(arguments, "predict")
         return await handler(request)
 
     return form_check

@@ -564,6 +564,15 @@ BAD_REQUESTS = [
     dict(id="train-v2-bad-scaler", method="POST", path="/v2/models/mods/train/", data=None,
          params={"model_name": "x", "data_file": "small.tsv", "scaler": "log"},
          contains=["scaler"]),
+    # a misspelt option was dropped unread by DEEPaaS: 200 as if applied
+    dict(id="predict-misspelt-option", params={"detector_metod": "dynamic"},
+         contains=["unknown predict argument: detector_metod",
+                   "did you mean detector_method?"]),
+    dict(id="predict-v2-unknown-form-field", path="/v2/models/mods/predict/",
+         body={"bogus": "1"}, contains=["unknown predict argument: bogus", "/api"]),
+    dict(id="train-misspelt-option", method="PUT", path=TRAIN, data=None,
+         params={"model_name": "x", "data_file": "small.tsv", "num_epoch": 2},
+         contains=["unknown train argument: num_epoch (did you mean num_epochs?)"]),
 ]
 
 
