@@ -52,17 +52,17 @@ Writes bench/results/detect.json.
 import argparse
 import io
 import json
-import os
 import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")  # as mods.tfenv: same kernels on every CPU
-
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT.parent / "shared" / "data" / "mods-sample-w01h-s10m.tsv"
 sys.path.insert(0, str(ROOT))
+
+from mods.tfenv import quiet_tensorflow  # noqa: E402
+
+quiet_tensorflow()  # before TensorFlow loads: quiet, the same kernels on every CPU
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402

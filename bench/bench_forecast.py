@@ -12,7 +12,6 @@ over ``--repeats`` timed predictions.  Prints a table and writes bench/results/f
 
 import argparse
 import json
-import os
 import resource
 import statistics
 import subprocess
@@ -27,7 +26,9 @@ sys.path.insert(0, str(ROOT))
 
 def one(cfg):
     """Train and evaluate one configuration; print a JSON line."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    from mods.tfenv import quiet_tensorflow
+
+    quiet_tensorflow()  # before TensorFlow loads
     import numpy as np
 
     from mods.dataset.io import read_table

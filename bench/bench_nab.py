@@ -33,11 +33,13 @@ import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
+
+from mods.tfenv import quiet_tensorflow  # noqa: E402
+
+quiet_tensorflow()  # before TensorFlow loads
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402

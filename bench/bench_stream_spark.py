@@ -83,7 +83,9 @@ def main():
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--master", default="local[2]")
     args = ap.parse_args()
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    from mods.tfenv import quiet_tensorflow
+
+    quiet_tensorflow()  # before TensorFlow loads
     from mods.forecast import bundle
     from mods.stream import spark_job
 
