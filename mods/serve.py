@@ -32,6 +32,7 @@ LIMIT_OPTIONS = (
      "Wall-clock limit of one training, in seconds"),
 )
 MODEL = "mods"
+MAX_NAMED = 5  # unknown arguments named in one error message
 LOG = logging.getLogger("mods.serve")
 
 
@@ -289,9 +290,12 @@ def check_unknown_arguments(arguments, kind):
     unknown = sorted(name for name in arguments if name not in known)
     if unknown:
         parts = []
-        for name in unknown:
+        for name in unknown[:MAX_NAMED]:
+            shown = name if name.isidentifier() and len(name) <= 60 else repr(name[:60])
             close = difflib.get_close_matches(name, known, n=1)
-            parts.append("%s (did you mean %s?)" % (name, close[0]) if close else name)
+            parts.append("%s (did you mean %s?)" % (shown, close[0]) if close else shown)
+        if len(unknown) > MAX_NAMED:
+            parts.append("and %d more" % (len(unknown) - MAX_NAMED))
         raise fail(ConfigError, "unknown %s argument%s: %s (the arguments it takes are "
                    "listed on /api)" % (kind, "s" if len(unknown) > 1 else "", ", ".join(parts)))
 

@@ -570,6 +570,8 @@ BAD_REQUESTS = [
                    "did you mean detector_method?"]),
     dict(id="predict-v2-unknown-form-field", path="/v2/models/mods/predict/",
          body={"bogus": "1"}, contains=["unknown predict argument: bogus", "/api"]),
+    dict(id="predict-odd-argument-names", params={"a\nb": "1", "x" * 3000: "1"},
+         contains=["unknown predict arguments: 'a\\nb', 'xxxx", "/api"]),
     dict(id="train-misspelt-option", method="PUT", path=TRAIN, data=None,
          params={"model_name": "x", "data_file": "small.tsv", "num_epoch": 2},
          contains=["unknown train argument: num_epoch (did you mean num_epochs?)"]),
